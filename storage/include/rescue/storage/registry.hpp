@@ -1,0 +1,63 @@
+// The registry: one elevator, one record, and the units, stations, operators, crews and
+// terminals around it. An in-memory value with lookups; import and persistence live beside it.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "rescue/registry.pb.h"
+
+namespace rescue::storage {
+
+class registry {
+ public:
+  // Each add returns a readable reason and changes nothing when the record breaks a rule
+  // (malformed code, coordinates out of range, duplicate id or code, unknown reference).
+  // References are checked against what was added before: add units and operators first.
+  std::optional<std::string> add_unit(rescue::v1::MaintenanceUnit unit);
+  std::optional<std::string> add_building_operator(rescue::v1::BuildingOperator op);
+  std::optional<std::string> add_elevator(rescue::v1::Elevator elevator);
+  std::optional<std::string> add_crew(rescue::v1::CrewMember crew);
+  std::optional<std::string> add_terminal(rescue::v1::Terminal terminal);
+
+  const rescue::v1::Elevator* elevator(std::string_view id) const;
+  const rescue::v1::Elevator* elevator_by_rescue_code(std::string_view rescue_code) const;
+  // Matches the 20-digit registration code, or the use-registration certificate number for
+  // elevators that have no code.
+  const rescue::v1::Elevator* elevator_by_registration_code(std::string_view code) const;
+  const rescue::v1::Elevator* elevator_by_terminal(std::string_view terminal_id) const;
+  const rescue::v1::MaintenanceUnit* unit(std::string_view id) const;
+  const rescue::v1::BuildingOperator* building_operator(std::string_view id) const;
+  const rescue::v1::CrewMember* crew(std::string_view id) const;
+  const rescue::v1::Terminal* terminal(std::string_view id) const;
+
+  const std::vector<rescue::v1::Elevator>& elevators() const { return elevators_; }
+  const std::vector<rescue::v1::MaintenanceUnit>& units() const { return units_; }
+  const std::vector<rescue::v1::BuildingOperator>& building_operators() const {
+    return operators_;
+  }
+  const std::vector<rescue::v1::CrewMember>& crews() const { return crews_; }
+  const std::vector<rescue::v1::Terminal>& terminals() const { return terminals_; }
+
+ private:
+  using index = std::unordered_map<std::string, std::size_t>;
+  std::vector<rescue::v1::Elevator> elevators_;
+  std::vector<rescue::v1::MaintenanceUnit> units_;
+  std::vector<rescue::v1::BuildingOperator> operators_;
+  std::vector<rescue::v1::CrewMember> crews_;
+  std::vector<rescue::v1::Terminal> terminals_;
+  index elevator_by_id_, elevator_by_rescue_code_, elevator_by_registration_code_,
+      elevator_by_terminal_, unit_by_id_, operator_by_id_, crew_by_id_, terminal_by_id_;
+};
+
+// Validation rules shared by the import and by add_*: exposed so tools can check one value.
+bool is_registration_code(std::string_view code);  // exactly 20 digits
+bool is_rescue_code(std::string_view code);        // 5 or 6 digits
+bool is_district_code(std::string_view code);      // 6 digits
+bool is_valid_location(double lat, double lon);    // within WGS-84 ranges, not (0, 0)
+
+}  // namespace rescue::storage
