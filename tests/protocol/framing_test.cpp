@@ -53,7 +53,8 @@ TEST_CASE("a frame split at every byte boundary decodes once whole", "[unit][fra
 
 TEST_CASE("several glued frames in one read come out in order", "[unit][framing]") {
   std::string wire;
-  for (std::uint64_t seq = 1; seq <= 50; ++seq) REQUIRE_FALSE(append_frame(event_frame(seq), wire));
+  for (std::uint64_t seq = 1; seq <= 50; ++seq)
+    REQUIRE_FALSE(append_frame(event_frame(seq), wire));
   frame_decoder decoder;
   std::mt19937 rng(42);
   std::size_t pos = 0;
@@ -64,7 +65,8 @@ TEST_CASE("several glued frames in one read come out in order", "[unit][framing]
     pos += chunk;
     rescue::v1::TerminalFrame out;
     std::error_code ec;
-    while (decoder.next(out, ec)) CHECK(out.event().seq() == expected++);
+    while (decoder.next(out, ec))
+      CHECK(out.event().seq() == expected++);
     REQUIRE_FALSE(ec);
   }
   CHECK(expected == 51);
@@ -128,12 +130,14 @@ TEST_CASE("random bytes never crash the decoder and end in need-more or an error
   for (int round = 0; round < 500; ++round) {
     frame_decoder decoder(4096);
     std::string junk(1 + rng() % 300, '\0');
-    for (auto& c : junk) c = static_cast<char>(rng());
+    for (auto& c : junk)
+      c = static_cast<char>(rng());
     decoder.feed(junk);
     rescue::v1::TerminalFrame out;
     std::error_code ec;
     int frames = 0;
-    while (decoder.next(out, ec)) ++frames;
+    while (decoder.next(out, ec))
+      ++frames;
     CHECK(frames <= 75);
   }
 }
