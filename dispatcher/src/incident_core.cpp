@@ -381,6 +381,7 @@ void handle(step& s, const cmd::terminal_event& c) {
       info.set_terminal_event(c.code);
       info.set_terminal_id(c.terminal_id);
       info.set_terminal_seq(c.seq);
+      info.set_terminal_boot_id(c.boot_id);
       *info.mutable_car_status() = c.status;
       // A pressed button may be a test or a child; the entrapment codes are the car's own sensing.
       info.set_people_trapped(c.code != v1::EVENT_ALARM_BUTTON);
@@ -393,8 +394,12 @@ void handle(step& s, const cmd::terminal_event& c) {
       incident& inc = s.state().incidents.at(latest->second);
       if (inc.released_at || inc.closed_at || inc.cleared_by_terminal) break;
       s.open_incident(inc.id);
-      s.emit(inc.id,
-             [&](v1::Event& e) { e.mutable_trapped_cleared()->set_terminal_id(c.terminal_id); });
+      s.emit(inc.id, [&](v1::Event& e) {
+        auto* x = e.mutable_trapped_cleared();
+        x->set_terminal_id(c.terminal_id);
+        x->set_terminal_seq(c.seq);
+        x->set_terminal_boot_id(c.boot_id);
+      });
       // Once a crew or fire is on site, they decide; before that, the car freed itself.
       if (!inc.arrived_at)
         s.cancel(inc, v1::CANCEL_SELF_RECOVERED, {}, "trapped cleared by terminal");

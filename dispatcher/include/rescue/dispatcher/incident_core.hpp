@@ -132,6 +132,7 @@ struct terminal_event {
   std::uint64_t seq = 0;
   rescue::v1::TerminalEventCode code = rescue::v1::EVENT_UNSPECIFIED;
   rescue::v1::CarStatus status;
+  std::uint64_t boot_id = 0;
 };
 // A phone call typed in by an operator: by rescue code, or by registration code.
 struct call_alarm {

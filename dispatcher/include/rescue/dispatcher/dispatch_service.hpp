@@ -1,0 +1,158 @@
+// The owner of incident state in the server: runs the core on one strand, makes every command's
+// events durable before any of its effects happen, arms deadlines, and hands effects to the
+// channels. Sessions talk to it; they hold no business rules.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "rescue/dispatcher/incident_core.hpp"
+#include "rescue/dispatcher/metrics.hpp"
+#include "rescue/geo/crew_index.hpp"
+#include "rescue/storage/journal.hpp"
+
+namespace rescue::dispatcher {
+
+namespace asio = boost::asio;
+
+// Where effects go once durable. Each is called on the service's strand and must not block:
+// post to your own strand.
+struct dispatch_channels {
+  std::function<void(const fx::offer_job&)> offer;
+  std::function<void(const fx::withdraw_job&)> withdraw;
+  std::function<void(const fx::notify_fire&, const rescue::v1::IncidentView&)> fire;
+  // `removed` when the incident left memory (cancelled, or followed up).
+  std::function<void(const rescue::v1::IncidentView&, bool removed)> incident_changed;
+};
+
+struct recovery_report {
+  std::uint64_t events = 0;
+  std::size_t open_incidents = 0;
+  std::size_t deadlines_rearmed = 0;
+  std::size_t deadlines_overdue = 0;  // passed while the server was down: fired at once
+};
+
+class dispatch_service {
+ public:
+  using strand_type = asio::strand<asio::io_context::executor_type>;
+
+  dispatch_service(asio::io_context& io, const escalation_policy& policy,
+                   const storage::registry& registry, geo::crew_index crews,
+                   storage::journal& journal, metrics& m);
+  ~dispatch_service();
+  dispatch_service(const dispatch_service&) = delete;
+  dispatch_service& operator=(const dispatch_service&) = delete;
+
+  void set_channels(dispatch_channels channels) { channels_ = std::move(channels); }
+
+  // A fatal journal failure: the in-memory state may be ahead of the durable one, so the
+  // process must stop and recover from the journal. Called on the strand.
+  void set_fatal_handler(std::function<void(std::error_code)> h) { on_fatal_ = std::move(h); }
+
+  // Folds the whole journal and re-arms every deadline. Call once, before serving, from the
+  // thread that will run nothing else yet.
+  recovery_report recover();
+
+  // Decides `c`; completes with the outcome after its events are durable (at once when
+  // refused). Outcomes complete in submission order, effects run before the completion.
+  template <class Token>
+  auto async_submit(command c, Token&& token) {
+    return asio::async_initiate<Token, void(outcome)>(
+        [this](auto handler, command c) {
+          auto ex = asio::get_associated_executor(handler, strand_);
+          auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+          asio::post(strand_, [this, c = std::move(c), shared, ex]() mutable {
+            submit_on_strand(std::move(c), [shared, ex](outcome out) {
+              asio::post(ex,
+                         [shared, out = std::move(out)]() mutable { (*shared)(std::move(out)); });
+            });
+          });
+        },
+        token, std::move(c));
+  }
+
+  // Runs `read(const core_state&, const geo::crew_index&)` on the strand and completes with its
+  // result: the read side for the console.
+  template <class Result, class Read, class Token>
+  auto async_read(Read read, Token&& token) {
+    return asio::async_initiate<Token, void(Result)>(
+        [this](auto handler, Read read) {
+          auto ex = asio::get_associated_executor(handler, strand_);
+          auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+          asio::post(strand_, [this, read = std::move(read), shared, ex]() mutable {
+            Result r = read(state_, crews_);
+            asio::post(ex, [shared, r = std::move(r)]() mutable { (*shared)(std::move(r)); });
+          });
+        },
+        token, std::move(read));
+  }
+
+  // A GPS ping from a crew phone: updates the crew index, no journal event.
+  void crew_position(std::string crew_id, double lat, double lon, std::int64_t at_ms);
+
+  strand_type& strand() { return strand_; }
+  const storage::registry& registry() const { return registry_; }
+  const escalation_policy& policy() const { return policy_; }
+  storage::journal& journal() { return journal_; }
+
+  static time_point now();
+
+ private:
+  struct pending {
+    std::uint64_t ticket = 0;
+    outcome out;
+    std::function<void(outcome)> done;
+    std::chrono::steady_clock::time_point received;
+    bool durable = false;
+  };
+
+  void submit_on_strand(command c, std::function<void(outcome)> done);
+  void on_durable(std::uint64_t ticket, std::error_code ec);
+  void drain();
+  void execute(const outcome& out, std::chrono::steady_clock::time_point received);
+  void arm_timer(incident_id id, rescue::v1::DeadlineKind kind, time_point at);
+  void cancel_timer(incident_id id, rescue::v1::DeadlineKind kind);
+  bool is_duplicate(const cmd::terminal_event& e) const;
+  void remember_terminal_frame(const std::string& terminal, std::uint64_t boot, std::uint64_t seq);
+  void remember_terminal_frames(const rescue::v1::Event& e);
+
+  asio::io_context& io_;
+  strand_type strand_;
+  const escalation_policy& policy_;
+  const storage::registry& registry_;
+  geo::crew_index crews_;
+  storage::journal& journal_;
+  metrics& metrics_;
+  dispatch_channels channels_;
+  std::function<void(std::error_code)> on_fatal_;
+  bool failed_ = false;
+
+  core_state state_;
+  std::deque<pending> queue_;
+  std::uint64_t next_ticket_ = 1;
+  struct deadline_timer {
+    std::unique_ptr<asio::steady_timer> timer;
+    std::uint64_t generation = 0;
+  };
+  std::map<std::pair<incident_id, rescue::v1::DeadlineKind>, deadline_timer> timers_;
+  // Highest durable sequence per terminal and boot, to drop resends.
+  std::unordered_map<std::string, std::pair<std::uint64_t, std::uint64_t>> terminal_seen_;
+};
+
+}  // namespace rescue::dispatcher

@@ -1,0 +1,262 @@
+#include "rescue/dispatcher/dispatch_service.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace rescue::dispatcher {
+namespace v1 = rescue::v1;
+
+namespace {
+
+// The crew finder the core sees: the live index, read on the service's strand.
+const geo::crew_finder& finder(const geo::crew_index& index) {
+  return index;
+}
+
+}  // namespace
+
+dispatch_service::dispatch_service(asio::io_context& io, const escalation_policy& policy,
+                                   const storage::registry& registry, geo::crew_index crews,
+                                   storage::journal& journal, metrics& m)
+    : io_(io),
+      strand_(asio::make_strand(io)),
+      policy_(policy),
+      registry_(registry),
+      crews_(std::move(crews)),
+      journal_(journal),
+      metrics_(m) {}
+
+dispatch_service::~dispatch_service() = default;
+
+time_point dispatch_service::now() {
+  return std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+}
+
+recovery_report dispatch_service::recover() {
+  recovery_report report;
+  const auto ec = journal_.scan(1, journal_.last_seq(), [&](const storage::journal_record& r) {
+    v1::Event e;
+    if (!r.parse(e))
+      throw std::runtime_error("journal record " + std::to_string(r.seq) + " does not parse");
+    apply(state_, e);
+    remember_terminal_frames(e);
+    ++report.events;
+    return true;
+  });
+  if (ec) throw std::runtime_error("reading the journal: " + ec.message());
+  report.open_incidents = state_.incidents.size();
+  metrics_.open_incidents = static_cast<std::int64_t>(state_.incidents.size());
+  const time_point t = now();
+  for (const auto& [id, inc] : state_.incidents) {
+    for (const auto& [kind, at] : inc.deadlines) {
+      ++report.deadlines_rearmed;
+      if (at <= t) ++report.deadlines_overdue;
+      arm_timer(id, kind, at);
+    }
+  }
+  return report;
+}
+
+void dispatch_service::crew_position(std::string crew_id, double lat, double lon,
+                                     std::int64_t at_ms) {
+  asio::post(strand_, [this, crew_id = std::move(crew_id), lat, lon, at_ms] {
+    crews_.move(crew_id, geo::lat_lon{lat, lon}, at_ms);
+  });
+}
+
+bool dispatch_service::is_duplicate(const cmd::terminal_event& e) const {
+  const auto it = terminal_seen_.find(e.terminal_id);
+  return it != terminal_seen_.end() && it->second.first == e.boot_id && e.seq <= it->second.second;
+}
+
+void dispatch_service::remember_terminal_frame(const std::string& terminal, std::uint64_t boot,
+                                               std::uint64_t seq) {
+  auto& seen = terminal_seen_[terminal];
+  if (seen.first != boot) seen = {boot, 0};
+  seen.second = std::max(seen.second, seq);
+}
+
+void dispatch_service::remember_terminal_frames(const v1::Event& e) {
+  const v1::AlarmInfo* alarm = nullptr;
+  if (e.has_opened()) alarm = &e.opened().alarm();
+  if (e.has_merged()) alarm = &e.merged().alarm();
+  if (alarm && !alarm->terminal_id().empty())
+    remember_terminal_frame(alarm->terminal_id(), alarm->terminal_boot_id(), alarm->terminal_seq());
+  if (e.has_trapped_cleared())
+    remember_terminal_frame(e.trapped_cleared().terminal_id(),
+                            e.trapped_cleared().terminal_boot_id(),
+                            e.trapped_cleared().terminal_seq());
+}
+
+void dispatch_service::submit_on_strand(command c, std::function<void(outcome)> done) {
+  pending p;
+  p.ticket = next_ticket_++;
+  p.received = std::chrono::steady_clock::now();
+  p.done = std::move(done);
+
+  if (failed_) {
+    p.out.refused = refusal::invalid_request;
+    p.out.reason = "the journal failed; the server is stopping";
+    p.durable = true;
+    queue_.push_back(std::move(p));
+    drain();
+    return;
+  }
+
+  if (const auto* t = std::get_if<cmd::terminal_event>(&c)) {
+    metrics_.terminal_frames_total.fetch_add(1, std::memory_order_relaxed);
+    if (is_duplicate(*t)) {
+      // A resend of a frame already decided: acknowledge it once the original is durable,
+      // which the FIFO queue guarantees.
+      metrics_.terminal_duplicates_total.fetch_add(1, std::memory_order_relaxed);
+      p.out.effects.push_back(fx::ack_terminal{t->terminal_id, t->seq});
+      p.durable = true;
+      queue_.push_back(std::move(p));
+      drain();
+      return;
+    }
+    remember_terminal_frame(t->terminal_id, t->boot_id, t->seq);
+  }
+
+  const environment env{policy_, registry_, finder(crews_)};
+  p.out = decide(state_, c, now(), env);
+  if (!p.out.ok()) metrics_.commands_refused_total.fetch_add(1, std::memory_order_relaxed);
+
+  if (p.out.events.empty()) {
+    p.durable = true;
+    queue_.push_back(std::move(p));
+    drain();
+    return;
+  }
+
+  const std::uint64_t ticket = p.ticket;
+  std::vector<v1::Event> events = p.out.events;
+  queue_.push_back(std::move(p));
+  const auto appended = std::chrono::steady_clock::now();
+  journal_.append(
+      std::move(events), [this, ticket, appended](std::error_code ec, std::vector<std::uint64_t>) {
+        metrics_.journal_commit_seconds.observe(std::chrono::steady_clock::now() - appended);
+        asio::post(strand_, [this, ticket, ec] { on_durable(ticket, ec); });
+      });
+}
+
+void dispatch_service::on_durable(std::uint64_t ticket, std::error_code ec) {
+  if (ec) {
+    spdlog::critical("journal append failed: {}; stopping so that recovery rebuilds the state",
+                     ec.message());
+    failed_ = true;
+    // Nothing of this or any later command is acknowledged.
+    for (auto& p : queue_) {
+      p.out = outcome{};
+      p.out.refused = refusal::invalid_request;
+      p.out.reason = "the journal failed; the server is stopping";
+      p.durable = true;
+    }
+    drain();
+    if (on_fatal_) on_fatal_(ec);
+    return;
+  }
+  for (auto& p : queue_) {
+    if (p.ticket == ticket) {
+      p.durable = true;
+      break;
+    }
+  }
+  drain();
+}
+
+void dispatch_service::drain() {
+  while (!queue_.empty() && queue_.front().durable) {
+    pending p = std::move(queue_.front());
+    queue_.pop_front();
+    if (p.out.ok()) execute(p.out, p.received);
+    p.done(std::move(p.out));
+  }
+}
+
+void dispatch_service::execute(const outcome& out, std::chrono::steady_clock::time_point received) {
+  for (const auto& e : out.events) {
+    switch (e.body_case()) {
+      case v1::Event::kOpened:
+        metrics_.alarms_total.fetch_add(1, std::memory_order_relaxed);
+        metrics_.incidents_opened_total.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case v1::Event::kMerged:
+        metrics_.alarms_total.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case v1::Event::kLevelEscalated:
+        metrics_.escalations_total.fetch_add(1, std::memory_order_relaxed);
+        if (e.level_escalated().to() == v1::LEVEL_3_FIRE)
+          metrics_.fire_escalations_total.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case v1::Event::kCrewArrived:
+      case v1::Event::kFireArrived:
+        if (const incident* inc = state_.find(e.incident_id());
+            inc && inc->late && inc->arrived_at == from_ms(e.at_ms()))
+          metrics_.late_arrivals_total.fetch_add(1, std::memory_order_relaxed);
+        break;
+      default:
+        break;
+    }
+  }
+  const bool opened = !out.events.empty() && out.events.front().has_opened();
+  for (const auto& effect : out.effects) {
+    if (const auto* o = std::get_if<fx::offer_job>(&effect)) {
+      metrics_.offers_total.fetch_add(1, std::memory_order_relaxed);
+      if (opened)
+        metrics_.alarm_to_offer_seconds.observe(std::chrono::steady_clock::now() - received);
+      if (channels_.offer) channels_.offer(*o);
+    } else if (const auto* w = std::get_if<fx::withdraw_job>(&effect)) {
+      if (channels_.withdraw) channels_.withdraw(*w);
+    } else if (const auto* f = std::get_if<fx::notify_fire>(&effect)) {
+      const incident* inc = state_.find(f->incident);
+      if (channels_.fire && inc) channels_.fire(*f, make_view(*inc));
+    } else if (const auto* a = std::get_if<fx::arm_deadline>(&effect)) {
+      arm_timer(a->incident, a->kind, a->at);
+    } else if (const auto* c = std::get_if<fx::cancel_deadline>(&effect)) {
+      cancel_timer(c->incident, c->kind);
+    } else if (const auto* p = std::get_if<fx::publish_incident>(&effect)) {
+      const incident* inc = state_.find(p->incident);
+      if (!inc) {
+        // Gone from memory: tell the console which incident left.
+        v1::IncidentView gone;
+        gone.set_id(p->incident);
+        if (channels_.incident_changed) channels_.incident_changed(gone, true);
+      } else if (channels_.incident_changed) {
+        channels_.incident_changed(make_view(*inc), false);
+      }
+    }
+    // ack_terminal is for the caller: it reads it from the outcome.
+  }
+  metrics_.open_incidents = static_cast<std::int64_t>(state_.incidents.size());
+}
+
+void dispatch_service::arm_timer(incident_id id, v1::DeadlineKind kind, time_point at) {
+  deadline_timer& slot = timers_[{id, kind}];
+  if (!slot.timer) slot.timer = std::make_unique<asio::steady_timer>(strand_);
+  const std::uint64_t generation = ++slot.generation;
+  const auto delay = at - now();
+  slot.timer->expires_after(delay.count() > 0 ? std::chrono::steady_clock::duration(delay)
+                                              : std::chrono::steady_clock::duration::zero());
+  slot.timer->async_wait([this, id, kind, generation](std::error_code ec) {
+    if (ec) return;  // cancelled
+    const auto it = timers_.find({id, kind});
+    // Re-armed after this wait completed but before it ran: the newer wait owns the slot.
+    if (it == timers_.end() || it->second.generation != generation) return;
+    timers_.erase(it);
+    submit_on_strand(cmd::deadline_fired{id, kind}, [id, kind](outcome out) {
+      // A deadline cleared in the meantime is refused: nothing to do.
+      if (!out.ok() && out.refused != refusal::deadline_not_armed)
+        spdlog::warn("deadline {} of incident {} refused: {}", v1::DeadlineKind_Name(kind), id,
+                     out.reason);
+    });
+  });
+}
+
+void dispatch_service::cancel_timer(incident_id id, v1::DeadlineKind kind) {
+  const auto it = timers_.find({id, kind});
+  if (it == timers_.end()) return;
+  it->second.timer->cancel();
+  timers_.erase(it);
+}
+
+}  // namespace rescue::dispatcher

@@ -1,0 +1,94 @@
+#include "rescue/dispatcher/metrics.hpp"
+
+#include <cstdio>
+
+namespace rescue::dispatcher {
+namespace {
+
+std::string number(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+void line(std::string& out, const char* name, const char* type, const char* help,
+          const std::string& value) {
+  out += "# HELP rescue_";
+  out += name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE rescue_";
+  out += name;
+  out += ' ';
+  out += type;
+  out += "\nrescue_";
+  out += name;
+  out += ' ';
+  out += value;
+  out += '\n';
+}
+
+}  // namespace
+
+histogram::histogram(std::vector<double> upper_bounds_s)
+    : bounds_(std::move(upper_bounds_s)), buckets_(bounds_.size() + 1) {}
+
+void histogram::observe(std::chrono::nanoseconds d) {
+  const double s = std::chrono::duration<double>(d).count();
+  std::size_t i = 0;
+  while (i < bounds_.size() && s > bounds_[i])
+    ++i;
+  buckets_[i].fetch_add(1, std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+  sum_ns_.fetch_add(static_cast<std::uint64_t>(d.count()), std::memory_order_relaxed);
+}
+
+void histogram::render(std::string& out, const std::string& name, const std::string& help) const {
+  const std::string full = "rescue_" + name;
+  out += "# HELP " + full + " " + help + "\n# TYPE " + full + " histogram\n";
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < bounds_.size(); ++i) {
+    cumulative += buckets_[i].load(std::memory_order_relaxed);
+    out += full + "_bucket{le=\"" + number(bounds_[i]) + "\"} " + std::to_string(cumulative) + "\n";
+  }
+  cumulative += buckets_.back().load(std::memory_order_relaxed);
+  out += full + "_bucket{le=\"+Inf\"} " + std::to_string(cumulative) + "\n";
+  out += full + "_sum " + number(static_cast<double>(sum_ns_.load()) / 1e9) + "\n";
+  out += full + "_count " + std::to_string(count_.load()) + "\n";
+}
+
+std::string metrics::render() const {
+  std::string out;
+  auto counter = [&](const char* name, const char* help, const std::atomic<std::uint64_t>& v) {
+    line(out, name, "counter", help, std::to_string(v.load(std::memory_order_relaxed)));
+  };
+  auto gauge = [&](const char* name, const char* help, const std::atomic<std::int64_t>& v) {
+    line(out, name, "gauge", help, std::to_string(v.load(std::memory_order_relaxed)));
+  };
+  counter("alarms_total", "Alarms received from terminals and calls.", alarms_total);
+  counter("incidents_opened_total", "Incidents opened.", incidents_opened_total);
+  counter("offers_total", "Job offers pushed to crews.", offers_total);
+  counter("escalations_total", "Escalations to level 2 or fire rescue.", escalations_total);
+  counter("fire_escalations_total", "Escalations to fire rescue (119).", fire_escalations_total);
+  counter("late_arrivals_total", "Arrivals after the arrival target.", late_arrivals_total);
+  counter("commands_refused_total", "Commands the incident core refused.", commands_refused_total);
+  counter("terminal_frames_total", "Frames received from car terminals.", terminal_frames_total);
+  counter("terminal_duplicates_total", "Terminal frames dropped as resends of durable ones.",
+          terminal_duplicates_total);
+  counter("terminal_rejected_total", "Terminal connections closed for bad auth or bad frames.",
+          terminal_rejected_total);
+  counter("crew_messages_total", "Messages received from crew phones.", crew_messages_total);
+  counter("webhook_failures_total", "Failed outgoing webhook attempts.", webhook_failures_total);
+  gauge("open_incidents", "Incidents held in memory.", open_incidents);
+  gauge("terminal_connections", "Connected car terminals.", terminal_connections);
+  gauge("crew_connections", "Connected crew phones.", crew_connections);
+  gauge("console_connections", "Console live-feed connections.", console_connections);
+  gauge("outbox_pending", "Outgoing webhook calls not yet delivered.", outbox_pending);
+  journal_commit_seconds.render(out, "journal_commit_seconds",
+                                "Time from append to durable, per command.");
+  alarm_to_offer_seconds.render(out, "alarm_to_offer_seconds",
+                                "Time from receiving an alarm to pushing the first offer.");
+  return out;
+}
+
+}  // namespace rescue::dispatcher
