@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,15 +14,20 @@
 
 namespace rescue::storage {
 
+// Pointers returned by the lookups stay valid until the next add_* call.
 class registry {
  public:
   // Each add returns a readable reason and changes nothing when the record breaks a rule
   // (malformed code, coordinates out of range, duplicate id or code, unknown reference).
   // References are checked against what was added before: add units and operators first.
+  // A reason starts with the offending field and ": " ("rescue_code: must be 5 or 6 digits..."),
+  // using the CSV column names (lat, lon, base_lat, base_lon) for coordinates.
   std::optional<std::string> add_unit(rescue::v1::MaintenanceUnit unit);
   std::optional<std::string> add_building_operator(rescue::v1::BuildingOperator op);
   std::optional<std::string> add_elevator(rescue::v1::Elevator elevator);
   std::optional<std::string> add_crew(rescue::v1::CrewMember crew);
+  // Binds the terminal to its elevator (sets the elevator's terminal_id); an elevator that was
+  // added with a terminal_id accepts only that terminal.
   std::optional<std::string> add_terminal(rescue::v1::Terminal terminal);
 
   const rescue::v1::Elevator* elevator(std::string_view id) const;
@@ -37,21 +43,27 @@ class registry {
 
   const std::vector<rescue::v1::Elevator>& elevators() const { return elevators_; }
   const std::vector<rescue::v1::MaintenanceUnit>& units() const { return units_; }
-  const std::vector<rescue::v1::BuildingOperator>& building_operators() const {
-    return operators_;
-  }
+  const std::vector<rescue::v1::BuildingOperator>& building_operators() const { return operators_; }
   const std::vector<rescue::v1::CrewMember>& crews() const { return crews_; }
   const std::vector<rescue::v1::Terminal>& terminals() const { return terminals_; }
 
  private:
-  using index = std::unordered_map<std::string, std::size_t>;
+  // Transparent hashing lets lookups take a string_view without building a std::string.
+  struct string_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  using index = std::unordered_map<std::string, std::size_t, string_hash, std::equal_to<>>;
   std::vector<rescue::v1::Elevator> elevators_;
   std::vector<rescue::v1::MaintenanceUnit> units_;
   std::vector<rescue::v1::BuildingOperator> operators_;
   std::vector<rescue::v1::CrewMember> crews_;
   std::vector<rescue::v1::Terminal> terminals_;
   index elevator_by_id_, elevator_by_rescue_code_, elevator_by_registration_code_,
-      elevator_by_terminal_, unit_by_id_, operator_by_id_, crew_by_id_, terminal_by_id_;
+      elevator_by_terminal_, terminal_by_elevator_, unit_by_id_, operator_by_id_, crew_by_id_,
+      terminal_by_id_;
 };
 
 // Validation rules shared by the import and by add_*: exposed so tools can check one value.
