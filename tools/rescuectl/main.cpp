@@ -1,0 +1,178 @@
+// rescuectl: audit the journal (verify, timeline, export) and print the checkpoint public key.
+//
+// Exit codes: 0 success; 1 the journal failed verification or a record is unreadable; 2 the
+// journal or key could not be opened, or the command line is wrong.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "record_format.hpp"
+#include "rescue/storage/journal_verify.hpp"
+#include "rescue/storage/signing.hpp"
+#include "rescue/storage/sqlite_journal.hpp"
+
+namespace {
+
+using namespace rescue;
+
+constexpr int exit_ok = 0;
+constexpr int exit_failed = 1;
+constexpr int exit_unusable = 2;
+
+// Audit tools never write: read-only, so running one against a live server's file is safe.
+std::unique_ptr<storage::sqlite_journal> open_for_audit(const std::string& path) {
+  storage::sqlite_journal_config config;
+  config.path = path;
+  config.read_only = true;
+  std::error_code ec;
+  auto j = storage::sqlite_journal::open(config, ec);
+  if (!j) std::cerr << "rescuectl: cannot open journal " << path << ": " << ec.message() << "\n";
+  return j;
+}
+
+bool read_text_file(const std::string& path, std::string& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream text;
+  text << in.rdbuf();
+  out = text.str();
+  return true;
+}
+
+int run_verify(const std::string& journal_path, const std::string& public_key_path) {
+  storage::verify_options options;
+  if (!public_key_path.empty()) {
+    if (!read_text_file(public_key_path, options.expected_public_key)) {
+      std::cerr << "rescuectl: cannot read public key " << public_key_path << "\n";
+      return exit_unusable;
+    }
+    if (storage::raw_public_key(options.expected_public_key).empty()) {
+      std::cerr << "rescuectl: " << public_key_path << " is not an Ed25519 PEM key\n";
+      return exit_unusable;
+    }
+  }
+  auto j = open_for_audit(journal_path);
+  if (!j) return exit_unusable;
+  const auto result = storage::verify_journal(*j, options);
+  if (result.failure == storage::verify_failure::read_error && result.first_bad_seq == 0) {
+    std::cerr << "rescuectl: " << result.reason << "\n";
+    return exit_unusable;
+  }
+  if (!result.ok()) {
+    std::cout << "FAILED at seq " << result.first_bad_seq << ": " << to_string(result.failure)
+              << ": " << result.reason << "\n";
+    return exit_failed;
+  }
+  std::cout << "OK: " << result.records_checked << " records, last seq " << result.last_seq << ", "
+            << result.checkpoints_checked << " signed checkpoints verified"
+            << (public_key_path.empty() ? " (key not pinned: pass --public-key)" : "") << "\n";
+  return exit_ok;
+}
+
+int run_timeline(std::uint64_t incident, const std::string& journal_path, bool json) {
+  auto j = open_for_audit(journal_path);
+  if (!j) return exit_unusable;
+  std::vector<storage::journal_record> records;
+  if (auto ec = j->read_incident(incident, records)) {
+    std::cerr << "rescuectl: read failed: " << ec.message() << "\n";
+    return exit_unusable;
+  }
+  if (records.empty()) {
+    std::cerr << "rescuectl: no events for incident " << incident << "\n";
+    return exit_failed;
+  }
+  if (!json) std::cout << "incident " << incident << ": " << records.size() << " events\n";
+  rescue::v1::Event event;
+  for (const auto& r : records) {
+    if (!r.parse(event)) {
+      std::cerr << "rescuectl: seq " << r.seq << ": payload is not a valid Event\n";
+      return exit_failed;
+    }
+    std::cout << (json ? rescuectl::json_line(r, event) : rescuectl::timeline_text(r, event))
+              << "\n";
+  }
+  return exit_ok;
+}
+
+int run_export(const std::string& journal_path, std::uint64_t from, std::uint64_t to) {
+  auto j = open_for_audit(journal_path);
+  if (!j) return exit_unusable;
+  rescue::v1::Event event;
+  std::uint64_t bad_seq = 0;
+  auto ec = j->scan(from, to, [&](const storage::journal_record& r) {
+    if (!r.parse(event)) {
+      bad_seq = r.seq;
+      return false;
+    }
+    std::cout << rescuectl::json_line(r, event) << "\n";
+    return true;
+  });
+  std::cout.flush();
+  if (ec) {
+    std::cerr << "rescuectl: read failed: " << ec.message() << "\n";
+    return exit_unusable;
+  }
+  if (bad_seq != 0) {
+    std::cerr << "rescuectl: seq " << bad_seq << ": payload is not a valid Event\n";
+    return exit_failed;
+  }
+  return exit_ok;
+}
+
+int run_public_key(const std::string& key_path) {
+  std::error_code ec;
+  auto key = storage::signing_key::load(key_path, ec);
+  if (!key) {
+    std::cerr << "rescuectl: cannot load signing key " << key_path << ": " << ec.message() << "\n";
+    return exit_unusable;
+  }
+  std::cout << key->public_pem();
+  return exit_ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"rescuectl: audit the 96333 dispatch journal"};
+  app.require_subcommand(1);
+  int code = exit_ok;
+
+  std::string journal_path, public_key_path, key_path;
+  bool json = false;
+  std::uint64_t incident = 0, from = 1, to = UINT64_MAX;
+
+  auto* verify = app.add_subcommand(
+      "verify", "Check every record hash, the chain, the sequence and every checkpoint signature");
+  verify->add_option("--journal", journal_path, "journal database file")->required();
+  verify->add_option("--public-key", public_key_path,
+                     "PEM public key the checkpoints must be signed with");
+  verify->callback([&] { code = run_verify(journal_path, public_key_path); });
+
+  auto* timeline = app.add_subcommand("timeline", "Print every event of one incident");
+  timeline->add_option("incident", incident, "incident id")->required();
+  timeline->add_option("--journal", journal_path, "journal database file")->required();
+  timeline->add_flag("--json", json, "JSON lines (protobuf JSON mapping)");
+  timeline->callback([&] { code = run_timeline(incident, journal_path, json); });
+
+  auto* exporter = app.add_subcommand("export", "Print records from..to as JSON lines");
+  exporter->add_option("--journal", journal_path, "journal database file")->required();
+  exporter->add_option("--from", from, "first seq (default 1)");
+  exporter->add_option("--to", to, "last seq (default: the end)");
+  exporter->callback([&] { code = run_export(journal_path, from, to); });
+
+  auto* public_key =
+      app.add_subcommand("public-key", "Print the PEM public key of a checkpoint signing key");
+  public_key->add_option("--key", key_path, "private key PEM file")->required();
+  public_key->callback([&] { code = run_public_key(key_path); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? exit_ok : exit_unusable;
+  }
+  return code;
+}

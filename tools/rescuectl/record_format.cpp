@@ -1,0 +1,102 @@
+#include "record_format.hpp"
+
+#include <google/protobuf/text_format.h>
+
+#include <ctime>
+#include <sstream>
+
+#include "rescue/protocol/json.hpp"
+#include "rescue/storage/journal_hash.hpp"
+
+namespace rescue::rescuectl {
+
+namespace {
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string body_text(const rescue::v1::Event& event) {
+  if (event.body_case() == rescue::v1::Event::BODY_NOT_SET) return {};
+  const auto* field = event.GetDescriptor()->FindFieldByNumber(event.body_case());
+  const auto& body = event.GetReflection()->GetMessage(event, field);
+  google::protobuf::TextFormat::Printer printer;
+  printer.SetSingleLineMode(true);
+  std::string out;
+  printer.PrintToString(body, &out);
+  while (!out.empty() && out.back() == ' ')
+    out.pop_back();
+  return out;
+}
+
+std::string minutes_seconds(std::uint32_t s) {
+  return std::to_string(s / 60) + "m" + (s % 60 < 10 ? "0" : "") + std::to_string(s % 60) + "s";
+}
+
+}  // namespace
+
+std::string iso_time_cst(std::int64_t at_ms) {
+  constexpr std::int64_t offset_ms = 8 * 3600 * 1000;
+  std::int64_t local = at_ms + offset_ms;
+  std::int64_t secs = local / 1000;
+  std::int64_t ms = local % 1000;
+  if (ms < 0) {
+    ms += 1000;
+    --secs;
+  }
+  std::time_t t = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03d+08:00", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  return buf;
+}
+
+std::string timeline_text(const storage::journal_record& record, const rescue::v1::Event& event) {
+  std::ostringstream out;
+  out << "seq " << record.seq << "  " << iso_time_cst(record.at_ms) << "  " << record.event_type;
+  if (event.has_candidates_ranked()) {
+    const auto& ranked = event.candidates_ranked();
+    out << "  level " << rescue::v1::RescueLevel_Name(ranked.level());
+    if (ranked.candidates().empty()) out << "\n    no candidates";
+    for (const auto& c : ranked.candidates()) {
+      out << "\n    #" << c.rank() << " crew " << c.crew_id() << " (unit " << c.unit_id()
+          << ")  ETA " << minutes_seconds(c.eta_s()) << "  " << c.distance_m() << " m  "
+          << rescue::v1::RescueLevel_Name(c.level());
+    }
+    for (const auto& x : ranked.exclusions()) {
+      out << "\n    excluded crew " << x.crew_id() << " (unit " << x.unit_id() << ")  "
+          << x.distance_m() << " m  " << rescue::v1::ExclusionReason_Name(x.reason());
+    }
+  } else {
+    const std::string details = body_text(event);
+    if (!details.empty()) out << "  " << details;
+  }
+  return out.str();
+}
+
+std::string json_line(const storage::journal_record& record, const rescue::v1::Event& event) {
+  std::ostringstream out;
+  out << "{\"seq\":" << record.seq << ",\"at_ms\":" << record.at_ms << ",\"time\":\""
+      << iso_time_cst(record.at_ms) << "\",\"incident_id\":" << record.incident_id
+      << ",\"event_type\":\"" << json_escape(record.event_type) << "\",\"prev_hash\":\""
+      << storage::to_hex(record.prev_hash) << "\",\"hash\":\"" << storage::to_hex(record.hash)
+      << "\",\"event\":" << protocol::to_json(event) << "}";
+  return out.str();
+}
+
+}  // namespace rescue::rescuectl
