@@ -4,6 +4,7 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -133,6 +134,42 @@ class csv_reader {
   std::size_t line_ = 1;
 };
 
+// proto3 string fields must hold UTF-8; files exported from older Chinese systems are often GBK.
+bool is_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len = 0;
+    std::uint32_t cp = 0;
+    if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > s.size()) return false;
+    for (std::size_t k = 1; k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    static constexpr std::array<std::uint32_t, 5> min_for_len{0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min_for_len[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += len;
+  }
+  return true;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Column tables. The order here is the order write_registry_csv uses; import takes any order.
 
@@ -219,6 +256,16 @@ constexpr std::array<column, 9> crew_columns{{{"id", true},
 enum terminal_col { t_id, t_elevator_id, t_secret };
 constexpr std::array<column, 3> terminal_columns{
     {{"id", true}, {"elevator_id", true}, {"secret", true}}};
+
+// The enums index the tables; a column added to one but not the other fails here.
+static_assert(unit_columns[u_base_lon].name == "base_lon" && unit_columns.size() == u_base_lon + 1);
+static_assert(operator_columns[o_contact_phone].name == "contact_phone" &&
+              operator_columns.size() == o_contact_phone + 1);
+static_assert(elevator_columns[e_area].name == "area" && elevator_columns.size() == e_area + 1);
+static_assert(crew_columns[c_position_at_ms].name == "position_at_ms" &&
+              crew_columns.size() == c_position_at_ms + 1);
+static_assert(terminal_columns[t_secret].name == "secret" &&
+              terminal_columns.size() == t_secret + 1);
 
 constexpr std::array<std::pair<std::string_view, v1::PlaceType>, 10> place_words{{
     {"residential", v1::PLACE_RESIDENTIAL},
@@ -335,6 +382,15 @@ class file_import {
         continue;
       }
       row_failed_ = false;
+      for (std::size_t i = 0; i < fields_.size(); ++i) {
+        if (!is_utf8(fields_[i])) {
+          error(line_, header_[i],
+                "not valid UTF-8 (a GBK file? convert it with iconv -f GBK -t UTF-8)");
+          row_failed_ = true;
+          break;
+        }
+      }
+      if (row_failed_) continue;
       return true;
     }
   }

@@ -362,6 +362,13 @@ TEST_CASE("a quoted field may span lines and line numbers follow", "[unit][csv]"
   CHECK(r.registry.elevator("E4")->address() == "重庆市渝中区\n1号");
 }
 
+TEST_CASE("a field that is not UTF-8 is refused", "[unit][csv]") {
+  csv_dir dir;
+  // "重庆" in GBK.
+  dir.append("building_operators.csv", "BO3,\xD6\xD8\xC7\xEC物业,,\n");
+  require_one_error(import_registry_csv(dir.path()), "building_operators.csv", 4, "name");
+}
+
 TEST_CASE("a row with the wrong number of fields is refused", "[unit][csv]") {
   csv_dir dir;
   dir.append("building_operators.csv", "BO3,少一列物业\n");
