@@ -177,10 +177,27 @@ struct sqlite_journal::impl {
   std::optional<std::chrono::steady_clock::time_point> oldest_unsigned;
   record_hasher hasher;
 
-  // Reader side: one connection shared under a mutex; WAL lets it read while the writer commits.
+  // Reader side: a pool of connections, one per concurrent reader, so scans run in parallel;
+  // WAL lets them read while the writer commits.
+  struct reader {
+    db_ptr db;
+    stmt_ptr by_incident, range, after, all_checkpoints, max_seq;
+  };
   std::mutex read_mu;
-  db_ptr read_db;
-  stmt_ptr by_incident, range, after, all_checkpoints;
+  std::vector<std::unique_ptr<reader>> idle_readers;
+
+  // Hands a reader back to the pool when the operation ends.
+  struct reader_lease {
+    impl* owner;
+    std::unique_ptr<reader> r;
+    ~reader_lease() {
+      if (!r) return;
+      std::lock_guard lock(owner->read_mu);
+      owner->idle_readers.push_back(std::move(r));
+    }
+  };
+  std::error_code lease_reader(reader_lease& lease);
+  std::error_code open_reader(std::unique_ptr<reader>& out);
 
   // The queue between callers and the writer thread.
   std::mutex queue_mu;
@@ -197,7 +214,6 @@ struct sqlite_journal::impl {
   std::atomic<std::uint64_t> transactions{0}, events{0}, checkpoints{0}, largest{0};
 
   std::error_code open_writer();
-  std::error_code open_reader();
   void run();
   std::error_code commit(std::vector<pending_append>& batch,
                          std::vector<std::vector<std::uint64_t>>& seqs, bool force_checkpoint);
@@ -242,26 +258,37 @@ std::error_code sqlite_journal::impl::open_writer() {
   return {};
 }
 
-std::error_code sqlite_journal::impl::open_reader() {
-  if (auto ec = open_db(config.path, config.read_only, read_db)) return ec;
-  sqlite3* db = read_db.get();
-  if (config.read_only) {
-    stmt_ptr probe;
-    if (auto ec = prepare(db, "SELECT max(seq) FROM journal", probe)) return ec;
-    if (sqlite3_step(probe.get()) == SQLITE_ROW)
-      durable_seq = static_cast<std::uint64_t>(sqlite3_column_int64(probe.get(), 0));
-  }
+std::error_code sqlite_journal::impl::open_reader(std::unique_ptr<reader>& out) {
+  auto r = std::make_unique<reader>();
+  if (auto ec = open_db(config.path, config.read_only, r->db)) return ec;
+  sqlite3* db = r->db.get();
   const std::string cols = record_columns;
-  if (auto ec = prepare(db, (cols + "WHERE incident_id = ?1 ORDER BY seq").c_str(), by_incident))
+  if (auto ec = prepare(db, (cols + "WHERE incident_id = ?1 ORDER BY seq").c_str(), r->by_incident))
     return ec;
-  if (auto ec = prepare(db, (cols + "WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq").c_str(), range))
+  if (auto ec = prepare(db, (cols + "WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq").c_str(), r->range))
     return ec;
-  if (auto ec = prepare(db, (cols + "WHERE seq > ?1 ORDER BY seq LIMIT ?2").c_str(), after))
+  if (auto ec = prepare(db, (cols + "WHERE seq > ?1 ORDER BY seq LIMIT ?2").c_str(), r->after))
     return ec;
-  return prepare(db,
-                 "SELECT upto_seq, hash, at_ms, signature, public_key FROM checkpoints "
-                 "ORDER BY upto_seq",
-                 all_checkpoints);
+  if (auto ec = prepare(db, "SELECT max(seq) FROM journal", r->max_seq)) return ec;
+  if (auto ec = prepare(db,
+                        "SELECT upto_seq, hash, at_ms, signature, public_key FROM checkpoints "
+                        "ORDER BY upto_seq",
+                        r->all_checkpoints))
+    return ec;
+  out = std::move(r);
+  return {};
+}
+
+std::error_code sqlite_journal::impl::lease_reader(reader_lease& lease) {
+  {
+    std::lock_guard lock(read_mu);
+    if (!idle_readers.empty()) {
+      lease.r = std::move(idle_readers.back());
+      idle_readers.pop_back();
+      return {};
+    }
+  }
+  return open_reader(lease.r);
 }
 
 bool sqlite_journal::impl::checkpoint_due(std::chrono::steady_clock::time_point now) const {
@@ -435,7 +462,11 @@ std::unique_ptr<sqlite_journal> sqlite_journal::open(const sqlite_journal_config
   } else if ((ec = p->open_writer())) {
     return nullptr;
   }
-  if ((ec = p->open_reader())) return nullptr;
+  // Open one reader now so a file that is not a journal fails here, not on the first read.
+  {
+    impl::reader_lease lease{p.get(), nullptr};
+    if ((ec = p->lease_reader(lease))) return nullptr;
+  }
   if (!config.read_only) p->writer = std::thread([raw = p.get()] { raw->run(); });
   ec.clear();
   return std::unique_ptr<sqlite_journal>(new sqlite_journal(std::move(p)));
@@ -472,11 +503,12 @@ void sqlite_journal::append(std::vector<rescue::v1::Event> events, append_handle
 
 std::error_code sqlite_journal::read_incident(std::uint64_t incident_id,
                                               std::vector<journal_record>& out) {
-  std::lock_guard lock(impl_->read_mu);
-  sqlite3_stmt* s = impl_->by_incident.get();
+  impl::reader_lease lease{impl_.get(), nullptr};
+  if (auto ec = impl_->lease_reader(lease)) return ec;
+  sqlite3_stmt* s = lease.r->by_incident.get();
   stmt_reset reset{s};
   sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(incident_id));
-  return step_records(impl_->read_db.get(), s, [&](const journal_record& r) {
+  return step_records(lease.r->db.get(), s, [&](const journal_record& r) {
     out.push_back(r);
     return true;
   });
@@ -484,25 +516,27 @@ std::error_code sqlite_journal::read_incident(std::uint64_t incident_id,
 
 std::error_code sqlite_journal::scan(std::uint64_t from, std::uint64_t to,
                                      const record_visitor& visit) {
-  std::lock_guard lock(impl_->read_mu);
-  sqlite3_stmt* s = impl_->range.get();
+  impl::reader_lease lease{impl_.get(), nullptr};
+  if (auto ec = impl_->lease_reader(lease)) return ec;
+  sqlite3_stmt* s = lease.r->range.get();
   stmt_reset reset{s};
   const auto clamp = [](std::uint64_t v) {
     return static_cast<sqlite3_int64>(std::min<std::uint64_t>(v, INT64_MAX));
   };
   sqlite3_bind_int64(s, 1, clamp(from));
   sqlite3_bind_int64(s, 2, clamp(to));
-  return step_records(impl_->read_db.get(), s, visit);
+  return step_records(lease.r->db.get(), s, visit);
 }
 
 std::error_code sqlite_journal::read_after(std::uint64_t after, std::size_t max,
                                            std::vector<journal_record>& out) {
-  std::lock_guard lock(impl_->read_mu);
-  sqlite3_stmt* s = impl_->after.get();
+  impl::reader_lease lease{impl_.get(), nullptr};
+  if (auto ec = impl_->lease_reader(lease)) return ec;
+  sqlite3_stmt* s = lease.r->after.get();
   stmt_reset reset{s};
   sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(std::min<std::uint64_t>(after, INT64_MAX)));
   sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(std::min<std::size_t>(max, INT64_MAX)));
-  return step_records(impl_->read_db.get(), s, [&](const journal_record& r) {
+  return step_records(lease.r->db.get(), s, [&](const journal_record& r) {
     out.push_back(r);
     return true;
   });
@@ -515,24 +549,26 @@ void sqlite_journal::set_tail_listener(tail_listener listener) {
 
 std::uint64_t sqlite_journal::last_seq() const {
   if (impl_->config.read_only) {
-    std::lock_guard lock(impl_->read_mu);
-    stmt_ptr probe;
-    if (!prepare(impl_->read_db.get(), "SELECT max(seq) FROM journal", probe) &&
-        sqlite3_step(probe.get()) == SQLITE_ROW)
-      return static_cast<std::uint64_t>(sqlite3_column_int64(probe.get(), 0));
-    return 0;
+    // Someone else may be writing the file: ask it.
+    impl::reader_lease lease{impl_.get(), nullptr};
+    if (impl_->lease_reader(lease)) return 0;
+    sqlite3_stmt* s = lease.r->max_seq.get();
+    stmt_reset reset{s};
+    if (sqlite3_step(s) != SQLITE_ROW) return 0;
+    return static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
   }
   return impl_->durable_seq.load(std::memory_order_acquire);
 }
 
 std::error_code sqlite_journal::read_checkpoints(std::vector<journal_checkpoint>& out) {
-  std::lock_guard lock(impl_->read_mu);
-  sqlite3_stmt* s = impl_->all_checkpoints.get();
+  impl::reader_lease lease{impl_.get(), nullptr};
+  if (auto ec = impl_->lease_reader(lease)) return ec;
+  sqlite3_stmt* s = lease.r->all_checkpoints.get();
   stmt_reset reset{s};
   for (;;) {
     int rc = sqlite3_step(s);
     if (rc == SQLITE_DONE) return {};
-    if (rc != SQLITE_ROW) return sqlite_error(sqlite3_extended_errcode(impl_->read_db.get()));
+    if (rc != SQLITE_ROW) return sqlite_error(sqlite3_extended_errcode(lease.r->db.get()));
     journal_checkpoint cp;
     cp.upto_seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
     cp.hash = column_blob(s, 1);

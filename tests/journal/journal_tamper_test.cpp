@@ -65,7 +65,19 @@ struct fixture {
     REQUIRE(j);
     verify_options options;
     options.expected_public_key = expected_key;
-    return verify_journal(*j, options);
+    options.threads = 1;
+    auto result = verify_journal(*j, options);
+    // Parallel verification must find the same first failure, whichever range boundaries the
+    // tampering falls on (4 threads put a boundary between seq 30 and 31).
+    for (unsigned threads : {2u, 3u, 4u, 7u}) {
+      options.threads = threads;
+      auto parallel = verify_journal(*j, options);
+      INFO(threads << " threads: " << parallel.reason << " / one thread: " << result.reason);
+      CHECK(parallel.failure == result.failure);
+      CHECK(parallel.first_bad_seq == result.first_bad_seq);
+      CHECK(parallel.records_checked == result.records_checked);
+    }
+    return result;
   }
 
   static void exec(sqlite3* db, const std::string& sql) {

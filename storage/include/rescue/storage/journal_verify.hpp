@@ -29,6 +29,8 @@ struct verify_options {
   std::string expected_public_key;
   // Check that the payload parses and agrees with the incident_id and event_type columns.
   bool check_payload = true;
+  // Threads checking ranges of records in parallel; 0 = one per core. Small journals use one.
+  unsigned threads = 0;
 };
 
 struct verify_result {
