@@ -73,7 +73,8 @@ using tail_listener = std::function<void(std::uint64_t last_seq)>;
 // Return false to stop a scan early.
 using record_visitor = std::function<bool(const journal_record&)>;
 
-// All methods are thread-safe. Reads see only durable (committed) records.
+// All methods are thread-safe and reads may run concurrently. Reads see only durable
+// (committed) records.
 class journal {
  public:
   virtual ~journal() = default;
