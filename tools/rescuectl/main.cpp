@@ -1,4 +1,5 @@
-// rescuectl: audit the journal (verify, timeline, export) and print the checkpoint public key.
+// rescuectl: audit the journal (verify, timeline, export, replay) and print the checkpoint public
+// key.
 //
 // Exit codes: 0 success; 1 the journal failed verification or a record is unreadable; 2 the
 // journal or key could not be opened, or the command line is wrong.
@@ -10,6 +11,7 @@
 #include <sstream>
 
 #include "record_format.hpp"
+#include "replay.hpp"
 #include "rescue/storage/journal_verify.hpp"
 #include "rescue/storage/signing.hpp"
 #include "rescue/storage/sqlite_journal.hpp"
@@ -162,6 +164,11 @@ int main(int argc, char** argv) {
   exporter->add_option("--from", from, "first seq (default 1)");
   exporter->add_option("--to", to, "last seq (default: the end)");
   exporter->callback([&] { code = run_export(journal_path, from, to); });
+
+  auto* replay = app.add_subcommand(
+      "replay", "Fold the whole journal as the server recovers and check the result");
+  replay->add_option("--journal", journal_path, "journal database file")->required();
+  replay->callback([&] { code = tools::run_replay(journal_path); });
 
   auto* public_key =
       app.add_subcommand("public-key", "Print the PEM public key of a checkpoint signing key");

@@ -1,0 +1,199 @@
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <random>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "rescue/dispatcher/crew_directory.hpp"
+#include "rescue/dispatcher/dispatch_service.hpp"
+#include "rescue/storage/sqlite_journal.hpp"
+
+namespace v1 = rescue::v1;
+namespace cmd = rescue::dispatcher::cmd;
+using namespace std::chrono_literals;
+using rescue::dispatcher::dispatch_service;
+using rescue::dispatcher::outcome;
+
+namespace {
+
+struct temp_dir {
+  std::filesystem::path path;
+  temp_dir() {
+    std::random_device rd;
+    path = std::filesystem::temp_directory_path() / ("rescue-recovery-" + std::to_string(rd()));
+    std::filesystem::create_directories(path);
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+std::int64_t now_ms() {
+  return rescue::dispatcher::to_ms(dispatch_service::now());
+}
+
+// Unit U1 with crews c1 (nearest) and c2; elevator E1 bound to U1 in Yuzhong.
+rescue::storage::registry small_city() {
+  rescue::storage::registry reg;
+  v1::MaintenanceUnit unit;
+  unit.set_id("U1");
+  unit.set_name("渝中电梯维保");
+  unit.set_licence("TS3150001-2025");
+  unit.set_kind(v1::ORG_MAINTENANCE_UNIT);
+  unit.set_level2_participant(true);
+  unit.mutable_base()->set_lat(29.55);
+  unit.mutable_base()->set_lon(106.57);
+  REQUIRE_FALSE(reg.add_unit(unit));
+  v1::Elevator e;
+  e.set_id("E1");
+  e.set_registration_code("31105001002019000001");
+  e.set_rescue_code("10001");
+  e.set_address("重庆市渝中区解放碑 1号");
+  e.set_district_code("500103");
+  e.mutable_location()->set_lat(29.556);
+  e.mutable_location()->set_lon(106.568);
+  e.set_place_type(v1::PLACE_RESIDENTIAL);
+  e.set_maintenance_unit_id("U1");
+  e.set_area(v1::AREA_URBAN);
+  REQUIRE_FALSE(reg.add_elevator(e));
+  for (int i = 1; i <= 2; ++i) {
+    v1::CrewMember c;
+    c.set_id("c" + std::to_string(i));
+    c.set_unit_id("U1");
+    c.set_name("crew " + std::to_string(i));
+    c.set_certificate("T-" + std::to_string(i));
+    c.set_phone("1380000000" + std::to_string(i));
+    c.set_on_duty(true);
+    c.mutable_position()->set_lat(29.556 + 0.01 * i);
+    c.mutable_position()->set_lon(106.568);
+    c.set_position_at_ms(now_ms());
+    REQUIRE_FALSE(reg.add_crew(c));
+  }
+  return reg;
+}
+
+struct server_parts {
+  rescue::storage::registry registry = small_city();
+  rescue::dispatcher::escalation_policy policy;
+  rescue::dispatcher::metrics metrics;
+  boost::asio::io_context io;
+  std::unique_ptr<rescue::storage::sqlite_journal> journal;
+  std::unique_ptr<dispatch_service> service;
+
+  explicit server_parts(const std::filesystem::path& dir) {
+    rescue::storage::sqlite_journal_config config;
+    config.path = dir / "journal.db";
+    std::error_code ec;
+    journal = rescue::storage::sqlite_journal::open(config, ec);
+    REQUIRE_FALSE(ec);
+    service = std::make_unique<dispatch_service>(io, policy, registry,
+                                                 rescue::dispatcher::build_crew_index(registry, {}),
+                                                 *journal, metrics);
+  }
+
+  outcome submit(rescue::dispatcher::command c) {
+    std::optional<outcome> result;
+    service->async_submit(std::move(c), [&](outcome out) { result = std::move(out); });
+    run_until([&] { return result.has_value(); });
+    return *result;
+  }
+
+  // The open incidents' deadlines, read on the service's strand.
+  std::map<std::uint64_t, std::map<v1::DeadlineKind, rescue::dispatcher::time_point>> deadlines() {
+    using result_t =
+        std::map<std::uint64_t, std::map<v1::DeadlineKind, rescue::dispatcher::time_point>>;
+    std::optional<result_t> result;
+    service->async_read<result_t>(
+        [](const rescue::dispatcher::core_state& s, const rescue::geo::crew_index&) {
+          result_t r;
+          for (const auto& [id, inc] : s.incidents)
+            r[id] = inc.deadlines;
+          return r;
+        },
+        [&](result_t r) { result = std::move(r); });
+    run_until([&] { return result.has_value(); });
+    return *result;
+  }
+
+  // Runs the io_context until `done`, for at most ten seconds. The journal completes on its
+  // own thread, so the context is kept busy with a work guard while waiting for it.
+  template <class Done>
+  void run_until(Done done) {
+    auto guard = boost::asio::make_work_guard(io);
+    io.restart();
+    const auto give_up = std::chrono::steady_clock::now() + 10s;
+    while (!done() && std::chrono::steady_clock::now() < give_up)
+      io.run_one_for(50ms);
+    REQUIRE(done());
+  }
+};
+
+}  // namespace
+
+TEST_CASE("open incidents and their deadlines survive a restart", "[sqlite][recovery]") {
+  temp_dir dir;
+  std::map<std::uint64_t, std::map<v1::DeadlineKind, rescue::dispatcher::time_point>> before;
+  {
+    server_parts first(dir.path);
+    REQUIRE(first.service->recover().events == 0);
+    const auto out = first.submit(cmd::call_alarm{"10001", "", v1::SOURCE_PHONE, "张", "139"});
+    REQUIRE(out.ok());
+    before = first.deadlines();
+    REQUIRE(before.at(out.incident).size() == 2);
+  }
+  server_parts second(dir.path);
+  const auto report = second.service->recover();
+  CHECK(report.open_incidents == 1);
+  CHECK(report.deadlines_rearmed == 2);
+  CHECK(report.deadlines_overdue == 0);
+  // Same absolute deadlines, so the remaining time is what was left, less the time down.
+  const auto after = second.deadlines();
+  CHECK(after == before);
+  const auto offer_at = after.begin()->second.at(v1::DEADLINE_OFFER);
+  const auto left = offer_at - dispatch_service::now();
+  CHECK(left > 50s);
+  CHECK(left <= 60s);
+}
+
+TEST_CASE("a deadline that passed while the server was down fires at once on recovery",
+          "[sqlite][recovery]") {
+  temp_dir dir;
+  // Events as a server that stopped ten minutes ago would have written them.
+  server_parts first(dir.path);
+  auto index = rescue::dispatcher::build_crew_index(first.registry, {});
+  rescue::dispatcher::core_state state;
+  const rescue::dispatcher::environment env{first.policy, first.registry, index};
+  const auto past = dispatch_service::now() - 10min;
+  // Crew positions were fresh then.
+  for (const auto& crew : first.registry.crews())
+    index.move(crew.id(), {crew.position().lat(), crew.position().lon()},
+               rescue::dispatcher::to_ms(past));
+  const auto opened = rescue::dispatcher::decide(
+      state, cmd::call_alarm{"10001", "", v1::SOURCE_PHONE, "张", "139"}, past, env);
+  REQUIRE(opened.ok());
+  REQUIRE(state.incidents.at(opened.incident).offer->crew_id == "c1");
+  std::atomic<bool> written{false};
+  first.journal->append(opened.events, [&](std::error_code ec, std::vector<std::uint64_t>) {
+    REQUIRE_FALSE(ec);
+    written = true;
+  });
+  first.journal->close();
+  REQUIRE(written);
+
+  server_parts second(dir.path);
+  const auto report = second.service->recover();
+  CHECK(report.open_incidents == 1);
+  CHECK(report.deadlines_overdue == 2);
+  // Run until the overdue deadlines have fired: the offer expires, the level window escalates.
+  second.run_until([&] { return second.journal->last_seq() > opened.events.size(); });
+  std::vector<rescue::storage::journal_record> records;
+  REQUIRE_FALSE(second.journal->read_incident(opened.incident, records));
+  bool expired = false;
+  for (const auto& r : records)
+    expired = expired || r.event_type == "offer_expired";
+  CHECK(expired);
+}
