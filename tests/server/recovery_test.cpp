@@ -95,6 +95,13 @@ struct server_parts {
                                                  *journal, metrics);
   }
 
+  // The journal completes on its own thread: close it (flushing every completion into the
+  // io_context) before the service those completions post to goes away.
+  ~server_parts() {
+    journal->close();
+    service.reset();
+  }
+
   outcome submit(rescue::dispatcher::command c) {
     std::optional<outcome> result;
     service->async_submit(std::move(c), [&](outcome out) { result = std::move(out); });
