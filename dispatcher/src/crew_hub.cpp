@@ -1,0 +1,260 @@
+#include "rescue/dispatcher/crew_hub.hpp"
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
+
+#include "rescue/dispatcher/crew_session.hpp"
+#include "rescue/dispatcher/webhook_client.hpp"
+#include "rescue/protocol/json.hpp"
+
+namespace rescue::dispatcher {
+
+namespace v1 = rescue::v1;
+namespace websocket = boost::beast::websocket;
+
+namespace {
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+crew_hub::crew_hub(asio::io_context& io, const server_config& config, dispatch_service& service,
+                   outbox& box, metrics& m)
+    : io_(io),
+      config_(config),
+      service_(service),
+      outbox_(box),
+      metrics_(m),
+      strand_(asio::make_strand(io)),
+      seq_base_(static_cast<std::uint64_t>(wall_ms())) {}
+
+crew_hub::~crew_hub() = default;
+
+void crew_hub::on_offer(const fx::offer_job& offer) {
+  v1::CrewServerMessage message;
+  *message.mutable_offer() = offer.job;
+  asio::post(strand_, [this, crew = offer.crew_id, message = std::move(message)]() mutable {
+    push(crew, std::move(message));
+  });
+}
+
+void crew_hub::on_withdraw(const fx::withdraw_job& withdrawal) {
+  v1::CrewServerMessage message;
+  message.mutable_withdrawn()->set_incident_id(withdrawal.incident);
+  message.mutable_withdrawn()->set_reason(withdrawal.reason);
+  asio::post(strand_, [this, crew = withdrawal.crew_id, incident = withdrawal.incident,
+                       message = std::move(message)]() mutable {
+    // No SMS for a job that is no longer this crew's.
+    for (auto& p : state_of(crew).unacknowledged) {
+      if (p.incident == incident && p.receipt_timer) {
+        p.receipt_timer->cancel();
+        p.receipt_timer.reset();
+      }
+    }
+    push(crew, std::move(message));
+  });
+}
+
+void crew_hub::reseed_from_service() {
+  service_.async_read<std::vector<fx::offer_job>>(
+      [](const core_state& state, const geo::crew_index&) { return pending_offers(state); },
+      [this](std::vector<fx::offer_job> pending) { reseed(std::move(pending)); });
+}
+
+void crew_hub::reseed(std::vector<fx::offer_job> pending) {
+  asio::post(strand_, [this, pending = std::move(pending)]() mutable {
+    if (!pending.empty())
+      spdlog::info("crew channel: re-pushing {} pending offer(s) after recovery", pending.size());
+    for (auto& offer : pending) {
+      v1::CrewServerMessage message;
+      *message.mutable_offer() = std::move(offer.job);
+      push(offer.crew_id, std::move(message));
+    }
+  });
+}
+
+std::vector<fx::offer_job> crew_hub::pending_offers(const core_state& state) {
+  // The same fields the core fills when it makes the offer.
+  std::vector<fx::offer_job> out;
+  for (const auto& [id, inc] : state.incidents) {
+    if (!inc.offer) continue;
+    fx::offer_job job;
+    job.crew_id = inc.offer->crew_id;
+    auto& j = job.job;
+    j.set_incident_id(inc.id);
+    j.set_elevator_id(inc.elevator.elevator_id());
+    j.set_rescue_code(inc.elevator.rescue_code());
+    j.set_registration_code(inc.elevator.registration_code());
+    j.set_address(inc.elevator.address());
+    *j.mutable_location() = inc.elevator.location();
+    for (const auto& alarm : inc.alarms) {
+      if (!alarm.caller_phone().empty()) {
+        j.set_caller_name(alarm.caller_name());
+        j.set_caller_phone(alarm.caller_phone());
+        break;
+      }
+    }
+    j.set_level(inc.offer->level);
+    j.set_eta_s(inc.offer->eta_s);
+    j.set_distance_m(inc.offer->distance_m);
+    j.set_offered_at_ms(to_ms(inc.offer->offered_at));
+    j.set_expires_at_ms(to_ms(inc.offer->expires_at));
+    j.set_alarm_at_ms(to_ms(inc.alarm_at));
+    j.set_target_minutes(inc.elevator.target_minutes());
+    j.set_people_trapped(inc.people_trapped);
+    j.set_injured(inc.injured);
+    out.push_back(std::move(job));
+  }
+  return out;
+}
+
+void crew_hub::accept(boost::beast::tcp_stream stream, http_request request) {
+  std::make_shared<crew_session>(std::move(stream), std::move(request), *this)->start();
+}
+
+void crew_hub::add_routes(http_router& router) {
+  router.add_websocket("/ws/crew", access::custom,
+                       [this](boost::beast::tcp_stream stream, http_request request) {
+                         accept(std::move(stream), std::move(request));
+                       });
+}
+
+void crew_hub::stop() {
+  asio::post(strand_, [this] {
+    stopped_ = true;
+    for (auto& [crew, st] : crews_) {
+      for (auto& p : st.unacknowledged)
+        if (p.receipt_timer) p.receipt_timer->cancel();
+      if (auto session = st.session.lock())
+        session->close(websocket::close_code::going_away, "server stopping");
+    }
+  });
+}
+
+void crew_hub::attach(const std::string& crew_id, const std::shared_ptr<crew_session>& session) {
+  asio::post(strand_, [this, crew_id, session] {
+    if (stopped_) {
+      session->close(websocket::close_code::going_away, "server stopping");
+      return;
+    }
+    auto& st = state_of(crew_id);
+    if (auto old = st.session.lock(); old && old != session) {
+      spdlog::info("crew {}: a newer connection replaces the open one", crew_id);
+      old->close(websocket::close_code::normal, "replaced by a newer connection");
+    }
+    st.session = session;
+    for (const auto& p : st.unacknowledged)
+      session->deliver(p.json);
+  });
+}
+
+void crew_hub::detach(const std::string& crew_id, const crew_session* session) {
+  asio::post(strand_, [this, crew_id, session] {
+    const auto it = crews_.find(crew_id);
+    if (it == crews_.end()) return;
+    const auto current = it->second.session.lock();
+    if (!current || current.get() == session) it->second.session.reset();
+  });
+}
+
+void crew_hub::receipt(const std::string& crew_id, std::uint64_t seq) {
+  asio::post(strand_, [this, crew_id, seq] {
+    const auto it = crews_.find(crew_id);
+    if (it == crews_.end()) return;
+    auto& pending = it->second.unacknowledged;
+    const auto p = std::find_if(pending.begin(), pending.end(),
+                                [seq](const pending_message& m) { return m.seq == seq; });
+    if (p == pending.end()) return;  // a repeated receipt, or for a message dropped long ago
+    if (p->receipt_timer) p->receipt_timer->cancel();
+    pending.erase(p);
+  });
+}
+
+void crew_hub::notice(const std::string& crew_id, std::string text) {
+  v1::CrewServerMessage message;
+  message.mutable_notice()->set_text(std::move(text));
+  asio::post(strand_, [this, crew_id, message = std::move(message)]() mutable {
+    push(crew_id, std::move(message));
+  });
+}
+
+crew_hub::crew_state& crew_hub::state_of(const std::string& crew_id) {
+  auto [it, inserted] = crews_.try_emplace(crew_id);
+  if (inserted) it->second.next_seq = seq_base_;
+  return it->second;
+}
+
+void crew_hub::push(const std::string& crew_id, v1::CrewServerMessage message) {
+  if (stopped_) return;
+  auto& st = state_of(crew_id);
+  message.set_seq(++st.next_seq);
+  pending_message p;
+  p.seq = message.seq();
+  p.json = std::make_shared<const std::string>(protocol::to_json(message));
+  if (message.has_offer()) {
+    p.incident = message.offer().incident_id();
+    p.offer = std::make_shared<const v1::JobOffer>(message.offer());
+    p.receipt_timer = std::make_shared<asio::steady_timer>(strand_, config_.crew_receipt_timeout);
+    p.receipt_timer->async_wait([this, crew_id, seq = p.seq](boost::system::error_code ec) {
+      if (!ec) receipt_overdue(crew_id, seq);
+    });
+  } else if (message.has_withdrawn()) {
+    p.incident = message.withdrawn().incident_id();
+  }
+  if (st.unacknowledged.size() >= max_unacknowledged) {
+    auto& oldest = st.unacknowledged.front();
+    spdlog::warn("crew {}: {} messages unreceipted, dropping seq {}", crew_id,
+                 st.unacknowledged.size(), oldest.seq);
+    if (oldest.receipt_timer) oldest.receipt_timer->cancel();
+    st.unacknowledged.pop_front();
+  }
+  st.unacknowledged.push_back(p);
+  if (auto session = st.session.lock()) session->deliver(p.json);
+}
+
+void crew_hub::receipt_overdue(const std::string& crew_id, std::uint64_t seq) {
+  const auto it = crews_.find(crew_id);
+  if (it == crews_.end() || stopped_) return;
+  for (auto& p : it->second.unacknowledged) {
+    if (p.seq != seq) continue;
+    if (!p.receipt_timer || !p.offer) return;  // receipted, or withdrawn meanwhile
+    p.receipt_timer.reset();                   // once per message, even if resent later
+    send_sms(crew_id, seq, *p.offer);
+    return;
+  }
+}
+
+void crew_hub::send_sms(const std::string& crew_id, std::uint64_t seq, const v1::JobOffer& offer) {
+  const auto* crew = service_.registry().crew(crew_id);
+  const std::string phone = crew ? crew->phone() : std::string();
+  if (config_.sms_webhook_url.empty()) {
+    spdlog::warn("crew {}: offer for incident {} not receipted within {} s; no SMS webhook set",
+                 crew_id, offer.incident_id(), config_.crew_receipt_timeout.count());
+    return;
+  }
+  const std::string text = "96333 rescue job " + std::to_string(offer.incident_id()) + ": " +
+                           offer.address() + ", rescue code " + offer.rescue_code() +
+                           ". Open the crew app to accept.";
+  std::string body = "{\"kind\":\"crew_offer_unreceipted\"";
+  body += ",\"crew_id\":" + json_quote(crew_id);
+  body += ",\"phone\":" + json_quote(phone);
+  body += ",\"incident_id\":" + std::to_string(offer.incident_id());
+  body += ",\"seq\":" + std::to_string(seq);
+  body += ",\"rescue_code\":" + json_quote(offer.rescue_code());
+  body += ",\"address\":" + json_quote(offer.address());
+  body += ",\"offered_at_ms\":" + std::to_string(offer.offered_at_ms());
+  body += ",\"expires_at_ms\":" + std::to_string(offer.expires_at_ms());
+  body += ",\"text\":" + json_quote(text);
+  body += "}";
+  spdlog::warn("crew {}: offer for incident {} (seq {}) not receipted within {} s: SMS fallback",
+               crew_id, offer.incident_id(), seq, config_.crew_receipt_timeout.count());
+  outbox_.enqueue("crew_sms", config_.sms_webhook_url, body);
+}
+
+}  // namespace rescue::dispatcher

@@ -1,0 +1,257 @@
+// Shared pieces for the crew-channel tests: a temp dir, a small city, an io thread, and an HTTP
+// receiver on 127.0.0.1 port 0 that answers with scripted statuses and records every request.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <deque>
+#include <filesystem>
+#include <future>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "rescue/dispatcher/dispatch_service.hpp"
+#include "rescue/storage/registry.hpp"
+
+namespace crew_test {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace v1 = rescue::v1;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+struct temp_dir {
+  std::filesystem::path path;
+  temp_dir() {
+    std::random_device rd;
+    path = std::filesystem::temp_directory_path() / ("rescue-crew-" + std::to_string(rd()));
+    std::filesystem::create_directories(path);
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+inline std::int64_t now_ms() {
+  return rescue::dispatcher::to_ms(rescue::dispatcher::dispatch_service::now());
+}
+
+// Unit U1 with crews c1 (nearest) and c2; elevator E1 (rescue code 10001) bound to U1.
+inline rescue::storage::registry small_city() {
+  rescue::storage::registry reg;
+  v1::MaintenanceUnit unit;
+  unit.set_id("U1");
+  unit.set_name("渝中电梯维保");
+  unit.set_licence("TS3150001-2025");
+  unit.set_kind(v1::ORG_MAINTENANCE_UNIT);
+  unit.set_level2_participant(true);
+  unit.mutable_base()->set_lat(29.55);
+  unit.mutable_base()->set_lon(106.57);
+  REQUIRE_FALSE(reg.add_unit(unit));
+  v1::Elevator e;
+  e.set_id("E1");
+  e.set_registration_code("31105001002019000001");
+  e.set_rescue_code("10001");
+  e.set_address("重庆市渝中区解放碑 1号");
+  e.set_district_code("500103");
+  e.mutable_location()->set_lat(29.556);
+  e.mutable_location()->set_lon(106.568);
+  e.set_place_type(v1::PLACE_RESIDENTIAL);
+  e.set_maintenance_unit_id("U1");
+  e.set_area(v1::AREA_URBAN);
+  REQUIRE_FALSE(reg.add_elevator(e));
+  for (int i = 1; i <= 2; ++i) {
+    v1::CrewMember c;
+    c.set_id("c" + std::to_string(i));
+    c.set_unit_id("U1");
+    c.set_name("crew " + std::to_string(i));
+    c.set_certificate("T-" + std::to_string(i));
+    c.set_phone("1380000000" + std::to_string(i));
+    c.set_on_duty(true);
+    c.mutable_position()->set_lat(29.556 + 0.01 * i);
+    c.mutable_position()->set_lon(106.568);
+    c.set_position_at_ms(now_ms());
+    REQUIRE_FALSE(reg.add_crew(c));
+  }
+  return reg;
+}
+
+// Runs an io_context on a thread; declare it after everything that posts to the io_context, so
+// it stops (and joins) before they are destroyed.
+class io_thread {
+ public:
+  explicit io_thread(asio::io_context& io)
+      : io_(io), guard_(asio::make_work_guard(io)), thread_([this] { io_.run(); }) {}
+  ~io_thread() {
+    guard_.reset();
+    io_.stop();
+    thread_.join();
+  }
+
+ private:
+  asio::io_context& io_;
+  asio::executor_work_guard<asio::io_context::executor_type> guard_;
+  std::thread thread_;
+};
+
+// Waits (polling) until `done()` or the timeout; returns done().
+template <class Pred>
+bool eventually(Pred done, std::chrono::milliseconds timeout = 5s) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (!done() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(10ms);
+  return done();
+}
+
+class http_receiver {
+ public:
+  struct request {
+    std::string target;
+    std::string body;
+  };
+
+  explicit http_receiver(asio::io_context& io)
+      : acceptor_(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    asio::co_spawn(acceptor_.get_executor(), accept_loop(this), asio::detached);
+  }
+
+  std::string url(const std::string& path = "/hook") const {
+    return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + path;
+  }
+  // Statuses answered in order; 200 once the script is used up.
+  void script(std::vector<unsigned> statuses) {
+    std::lock_guard lock(mutex_);
+    script_.assign(statuses.begin(), statuses.end());
+  }
+  std::vector<request> requests() const {
+    std::lock_guard lock(mutex_);
+    return requests_;
+  }
+  std::size_t count() const {
+    std::lock_guard lock(mutex_);
+    return requests_.size();
+  }
+
+ private:
+  static asio::awaitable<void> accept_loop(http_receiver* self) {
+    for (;;) {
+      auto [ec, socket] =
+          co_await self->acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      asio::co_spawn(self->acceptor_.get_executor(), serve(self, std::move(socket)),
+                     asio::detached);
+    }
+  }
+  static asio::awaitable<void> serve(http_receiver* self, tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    stream.expires_after(5s);
+    beast::flat_buffer buffer;
+    http::request<http::string_body> req;
+    auto [ec, n] =
+        co_await http::async_read(stream, buffer, req, asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    unsigned status = 200;
+    {
+      std::lock_guard lock(self->mutex_);
+      self->requests_.push_back({std::string(req.target()), req.body()});
+      if (!self->script_.empty()) {
+        status = self->script_.front();
+        self->script_.pop_front();
+      }
+    }
+    http::response<http::string_body> res{static_cast<http::status>(status), 11};
+    res.set(http::field::content_type, "application/json");
+    res.body() = "{}";
+    res.keep_alive(false);
+    res.prepare_payload();
+    co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  }
+
+  tcp::acceptor acceptor_;
+  mutable std::mutex mutex_;
+  std::deque<unsigned> script_;
+  std::vector<request> requests_;
+};
+
+}  // namespace crew_test
+
+#include "rescue/dispatcher/outbox.hpp"
+#include "rescue/dispatcher/server_config.hpp"
+#include "rescue/geo/crew_index.hpp"
+#include "rescue/storage/sqlite_journal.hpp"
+
+namespace crew_test {
+
+// Every unit and crew of the registry at its registered position (what the server builds at
+// start-up; built here so the tests need nothing beyond the crew channel).
+inline rescue::geo::crew_index index_of(const rescue::storage::registry& registry) {
+  rescue::geo::crew_index index;
+  for (const auto& unit : registry.units())
+    index.register_unit(unit);
+  for (const auto& crew : registry.crews())
+    REQUIRE(index.upsert(crew) == rescue::geo::crew_update::applied);
+  return index;
+}
+
+// A real dispatch service over a real SQLite journal in a temp dir, and an outbox beside it.
+struct service_parts {
+  temp_dir dir;
+  rescue::storage::registry registry = small_city();
+  rescue::dispatcher::escalation_policy policy;
+  rescue::dispatcher::metrics stats;
+  rescue::dispatcher::server_config config;
+  asio::io_context io;
+  std::unique_ptr<rescue::storage::sqlite_journal> journal;
+  std::unique_ptr<rescue::dispatcher::dispatch_service> service;
+  std::unique_ptr<rescue::dispatcher::outbox> box;
+
+  service_parts() {
+    rescue::storage::sqlite_journal_config jc;
+    jc.path = dir.path / "journal.db";
+    std::error_code ec;
+    journal = rescue::storage::sqlite_journal::open(jc, ec);
+    REQUIRE_FALSE(ec);
+    service = std::make_unique<rescue::dispatcher::dispatch_service>(
+        io, policy, registry, index_of(registry), *journal, stats);
+    service->recover();
+    rescue::dispatcher::outbox_config oc;
+    oc.path = dir.path / "outbox.db";
+    oc.retry_initial = 100ms;
+    oc.retry_max = 400ms;
+    box = std::make_unique<rescue::dispatcher::outbox>(io, oc, stats);
+  }
+
+  // Submits from the test thread while the io_context runs on its own thread.
+  rescue::dispatcher::outcome submit(rescue::dispatcher::command c) {
+    auto done = std::make_shared<std::promise<rescue::dispatcher::outcome>>();
+    auto result = done->get_future();
+    service->async_submit(
+        std::move(c), [done](rescue::dispatcher::outcome out) { done->set_value(std::move(out)); });
+    REQUIRE(result.wait_for(5s) == std::future_status::ready);
+    return result.get();
+  }
+};
+
+}  // namespace crew_test

@@ -1,0 +1,150 @@
+#include <catch2/catch.hpp>
+
+#include "crew_test_support.hpp"
+#include "rescue/dispatcher/outbox.hpp"
+#include "rescue/dispatcher/webhook_client.hpp"
+
+using namespace crew_test;
+using rescue::dispatcher::metrics;
+using rescue::dispatcher::outbox;
+using rescue::dispatcher::outbox_config;
+
+namespace {
+
+outbox_config fast_config(const temp_dir& dir) {
+  outbox_config c;
+  c.path = dir.path / "outbox.db";
+  c.retry_initial = 100ms;
+  c.retry_max = 400ms;
+  c.request_timeout = 2s;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("an enqueued message is on disk and still pending after the outbox is reopened",
+          "[crew][outbox][sqlite]") {
+  temp_dir dir;
+  metrics m;
+  asio::io_context io;
+  {
+    outbox box(io, fast_config(dir), m);
+    const auto id = box.enqueue("fire_escalation", "http://127.0.0.1:9/hook", R"({"a":1})");
+    CHECK(id > 0);
+    CHECK(box.pending() == 1);
+    CHECK(m.outbox_pending == 1);
+  }  // closed without ever delivering, as after a crash
+  metrics fresh;
+  outbox box(io, fast_config(dir), fresh);
+  CHECK(box.pending() == 1);
+  CHECK(fresh.outbox_pending == 1);
+  const auto rows = box.rows();
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].kind == "fire_escalation");
+  CHECK(rows[0].url == "http://127.0.0.1:9/hook");
+  CHECK(rows[0].body == R"({"a":1})");
+  CHECK(rows[0].attempts == 0);
+  CHECK_FALSE(rows[0].delivered_ms);
+}
+
+TEST_CASE("messages left pending by an earlier run are delivered after a restart",
+          "[crew][outbox][sqlite]") {
+  temp_dir dir;
+  metrics m;
+  asio::io_context io;
+  http_receiver receiver(io);
+  {
+    outbox first(io, fast_config(dir), m);
+    first.enqueue("crew_sms", receiver.url("/sms"), R"({"n":1})");
+    first.enqueue("crew_sms", receiver.url("/sms"), R"({"n":2})");
+  }
+  outbox box(io, fast_config(dir), m);
+  io_thread runner(io);
+  box.start();
+  REQUIRE(eventually([&] { return box.pending() == 0; }));
+  const auto got = receiver.requests();
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].target == "/sms");
+  std::set<std::string> bodies{got[0].body, got[1].body};
+  CHECK(bodies == std::set<std::string>{R"({"n":1})", R"({"n":2})"});
+  for (const auto& row : box.rows()) {
+    CHECK(row.delivered_ms);
+    CHECK(row.attempts == 1);
+  }
+  CHECK(m.outbox_pending == 0);
+  box.stop();
+}
+
+TEST_CASE("a 500 then a 200 delivers the message once, after a back-off", "[crew][outbox]") {
+  temp_dir dir;
+  metrics m;
+  asio::io_context io;
+  http_receiver receiver(io);
+  receiver.script({500});
+  outbox box(io, fast_config(dir), m);
+  io_thread runner(io);
+  box.start();
+  const auto started = std::chrono::steady_clock::now();
+  box.enqueue("fire_escalation", receiver.url(), R"({"incident_id":7})");
+  REQUIRE(eventually([&] { return box.pending() == 0; }));
+  const auto took = std::chrono::steady_clock::now() - started;
+  CHECK(took >= 100ms);                // retry_initial
+  std::this_thread::sleep_for(500ms);  // nothing further is sent once delivered
+  CHECK(receiver.count() == 2);
+  const auto rows = box.rows();
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].attempts == 2);
+  CHECK(rows[0].delivered_ms);
+  CHECK(m.webhook_failures_total == 1);
+  box.stop();
+}
+
+TEST_CASE("failed deliveries are retried with doubling back-off up to the maximum",
+          "[crew][outbox]") {
+  temp_dir dir;
+  metrics m;
+  asio::io_context io;
+  outbox box(io, fast_config(dir), m);
+  CHECK(box.backoff(1) == 100ms);
+  CHECK(box.backoff(2) == 200ms);
+  CHECK(box.backoff(3) == 400ms);
+  CHECK(box.backoff(4) == 400ms);
+  CHECK(box.backoff(60) == 400ms);
+
+  // Nothing listens on this port: connection refused, again and again.
+  asio::io_context probe;
+  tcp::acceptor closed(probe, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  const auto port = closed.local_endpoint().port();
+  closed.close();
+  io_thread runner(io);
+  box.start();
+  box.enqueue("fire_escalation", "http://127.0.0.1:" + std::to_string(port) + "/", "{}");
+  REQUIRE(eventually([&] { return m.webhook_failures_total >= 3; }));
+  const auto rows = box.rows();
+  REQUIRE(rows.size() == 1);
+  CHECK_FALSE(rows[0].delivered_ms);
+  CHECK(rows[0].attempts >= 3);
+  CHECK_FALSE(rows[0].last_error.empty());
+  CHECK(rows[0].next_attempt_ms > rows[0].created_ms);
+  CHECK(box.pending() == 1);
+  box.stop();
+}
+
+TEST_CASE("webhook URLs: plain http with host, port and path; anything else refused",
+          "[crew][unit]") {
+  using rescue::dispatcher::parse_http_url;
+  const auto u = parse_http_url("http://sms.example.cn:8080/v1/send?x=1");
+  REQUIRE(u);
+  CHECK(u->host == "sms.example.cn");
+  CHECK(u->port == "8080");
+  CHECK(u->target == "/v1/send?x=1");
+  const auto bare = parse_http_url("http://10.0.0.5");
+  REQUIRE(bare);
+  CHECK(bare->port == "80");
+  CHECK(bare->target == "/");
+  CHECK_FALSE(parse_http_url("https://sms.example.cn/"));
+  CHECK_FALSE(parse_http_url("http://user:pw@host/"));
+  CHECK_FALSE(parse_http_url("http://host:99999/"));
+  CHECK_FALSE(parse_http_url(""));
+  CHECK(rescue::dispatcher::json_quote("a\"b\\c\n\x01") == "\"a\\\"b\\\\c\\n\\u0001\"");
+}
