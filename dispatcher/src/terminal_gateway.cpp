@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "rescue/dispatcher/terminal_session.hpp"
+#include "rescue/protocol/json.hpp"
 
 namespace rescue::dispatcher {
 
@@ -129,6 +130,24 @@ void terminal_gateway::offline(const std::string& terminal_id, const terminal_se
   metrics_.terminal_connections.fetch_sub(1, std::memory_order_relaxed);
   // Silence is not an incident: the terminal is reported offline, people are not assumed trapped.
   spdlog::info("terminal {} offline: {}", terminal_id, reason);
+}
+
+void terminal_gateway::add_routes(http_router& router) {
+  router.add(http::verb::get, "/api/v1/terminals", access::auditor,
+             [this](request_context ctx) -> asio::awaitable<http_response> {
+               std::string body = "{\"terminals\":[";
+               bool first = true;
+               for (const auto& p : presence()) {
+                 if (!first) body += ',';
+                 first = false;
+                 body += "{\"terminal_id\":\"" + p.terminal_id + "\",\"elevator_id\":\"" +
+                         p.elevator_id + "\",\"online\":" + (p.online ? "true" : "false") +
+                         ",\"last_seen_ms\":" + std::to_string(p.last_seen_ms) +
+                         ",\"status\":" + protocol::to_json(p.status) + "}";
+               }
+               body += "]}";
+               co_return json_response(ctx.request, http::status::ok, std::move(body));
+             });
 }
 
 std::vector<terminal_presence> terminal_gateway::presence() const {

@@ -12,6 +12,8 @@
 
 #include "record_format.hpp"
 #include "replay.hpp"
+#include "rescue/dispatcher/crew_token.hpp"
+#include "rescue/dispatcher/server_config.hpp"
 #include "rescue/storage/journal_verify.hpp"
 #include "rescue/storage/signing.hpp"
 #include "rescue/storage/sqlite_journal.hpp"
@@ -169,6 +171,27 @@ int main(int argc, char** argv) {
       "replay", "Fold the whole journal as the server recovers and check the result");
   replay->add_option("--journal", journal_path, "journal database file")->required();
   replay->callback([&] { code = tools::run_replay(journal_path); });
+
+  std::string config_path, crew_id;
+  auto* crew_token = app.add_subcommand(
+      "crew-token", "Print the sign-in token of a crew, from the server's [crews] token_secret");
+  crew_token->add_option("crew", crew_id, "crew id")->required();
+  crew_token->add_option("--config", config_path, "rescue-dispatchd TOML configuration")
+      ->required();
+  crew_token->callback([&] {
+    try {
+      const auto config = dispatcher::load_server_config(config_path);
+      if (config.crew_token_secret.empty()) {
+        std::cerr << "rescuectl: " << config_path << " has no [crews] token_secret\n";
+        code = exit_unusable;
+        return;
+      }
+      std::cout << dispatcher::crew_token(config.crew_token_secret, crew_id) << "\n";
+    } catch (const std::exception& e) {
+      std::cerr << "rescuectl: " << e.what() << "\n";
+      code = exit_unusable;
+    }
+  });
 
   auto* public_key =
       app.add_subcommand("public-key", "Print the PEM public key of a checkpoint signing key");

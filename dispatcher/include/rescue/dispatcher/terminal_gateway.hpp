@@ -16,6 +16,7 @@
 
 #include "rescue/common.pb.h"
 #include "rescue/dispatcher/dispatch_service.hpp"
+#include "rescue/dispatcher/http_router.hpp"
 #include "rescue/dispatcher/metrics.hpp"
 #include "rescue/dispatcher/server_config.hpp"
 
@@ -43,6 +44,10 @@ class terminal_gateway {
   std::uint16_t start();
   // Stops accepting and closes every session.
   void stop();
+
+  // GET /api/v1/terminals (console, either role): every terminal, online or offline, with its
+  // latest car status.
+  void add_routes(http_router& router);
 
   // Snapshot for the console and operations.
   std::vector<terminal_presence> presence() const;
