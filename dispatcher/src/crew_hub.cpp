@@ -80,37 +80,9 @@ void crew_hub::reseed(std::vector<fx::offer_job> pending) {
 }
 
 std::vector<fx::offer_job> crew_hub::pending_offers(const core_state& state) {
-  // The same fields the core fills when it makes the offer.
   std::vector<fx::offer_job> out;
-  for (const auto& [id, inc] : state.incidents) {
-    if (!inc.offer) continue;
-    fx::offer_job job;
-    job.crew_id = inc.offer->crew_id;
-    auto& j = job.job;
-    j.set_incident_id(inc.id);
-    j.set_elevator_id(inc.elevator.elevator_id());
-    j.set_rescue_code(inc.elevator.rescue_code());
-    j.set_registration_code(inc.elevator.registration_code());
-    j.set_address(inc.elevator.address());
-    *j.mutable_location() = inc.elevator.location();
-    for (const auto& alarm : inc.alarms) {
-      if (!alarm.caller_phone().empty()) {
-        j.set_caller_name(alarm.caller_name());
-        j.set_caller_phone(alarm.caller_phone());
-        break;
-      }
-    }
-    j.set_level(inc.offer->level);
-    j.set_eta_s(inc.offer->eta_s);
-    j.set_distance_m(inc.offer->distance_m);
-    j.set_offered_at_ms(to_ms(inc.offer->offered_at));
-    j.set_expires_at_ms(to_ms(inc.offer->expires_at));
-    j.set_alarm_at_ms(to_ms(inc.alarm_at));
-    j.set_target_minutes(inc.elevator.target_minutes());
-    j.set_people_trapped(inc.people_trapped);
-    j.set_injured(inc.injured);
-    out.push_back(std::move(job));
-  }
+  for (const auto& [id, inc] : state.incidents)
+    if (inc.offer) out.push_back(fx::offer_job{inc.offer->crew_id, job_offer_for(inc)});
   return out;
 }
 

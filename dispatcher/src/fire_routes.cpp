@@ -100,6 +100,35 @@ void fire_routes::on_escalation(const fx::notify_fire& escalation, const v1::Inc
   });
 }
 
+void fire_routes::reseed_from_service() {
+  using escalations = std::vector<std::pair<fx::notify_fire, v1::IncidentView>>;
+  service_.async_read<escalations>(
+      [](const core_state& state, const geo::crew_index&) {
+        escalations out;
+        for (const auto& [id, inc] : state.incidents)
+          if (inc.fire_notified && !inc.fire_acknowledged && !inc.fire_arrived_at)
+            out.emplace_back(fx::notify_fire{id, inc.fire_reason}, make_view(inc));
+        return out;
+      },
+      [this](escalations open) {
+        asio::post(strand_, [this, open = std::move(open)] {
+          std::string stored;
+          for (const auto& row : outbox_.rows())
+            if (row.kind == "fire_escalation") stored += row.body;
+          for (const auto& [escalation, view] : open) {
+            const std::string key = "\"incident_id\":" + std::to_string(escalation.incident) + ",";
+            if (stored.find(key) != std::string::npos) continue;
+            const auto id = outbox_.enqueue("fire_escalation", config_.fire_webhook_url,
+                                            escalation_payload(escalation, view));
+            spdlog::warn(
+                "incident {}: fire escalation missing from the outbox after restart, "
+                "stored as message {}",
+                escalation.incident, id);
+          }
+        });
+      });
+}
+
 std::string fire_routes::escalation_payload(const fx::notify_fire& escalation,
                                             const v1::IncidentView& view) {
   const auto& e = view.elevator();

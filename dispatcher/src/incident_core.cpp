@@ -214,32 +214,7 @@ class step {
     });
     arm(inc, v1::DEADLINE_OFFER, expires);
 
-    fx::offer_job job;
-    job.crew_id = c.crew_id();
-    auto& j = job.job;
-    j.set_incident_id(inc.id);
-    j.set_elevator_id(inc.elevator.elevator_id());
-    j.set_rescue_code(inc.elevator.rescue_code());
-    j.set_registration_code(inc.elevator.registration_code());
-    j.set_address(inc.elevator.address());
-    *j.mutable_location() = inc.elevator.location();
-    for (const auto& alarm : inc.alarms) {
-      if (!alarm.caller_phone().empty()) {
-        j.set_caller_name(alarm.caller_name());
-        j.set_caller_phone(alarm.caller_phone());
-        break;
-      }
-    }
-    j.set_level(inc.offer->level);
-    j.set_eta_s(c.eta_s());
-    j.set_distance_m(c.distance_m());
-    j.set_offered_at_ms(to_ms(now_));
-    j.set_expires_at_ms(to_ms(expires));
-    j.set_alarm_at_ms(to_ms(inc.alarm_at));
-    j.set_target_minutes(inc.elevator.target_minutes());
-    j.set_people_trapped(inc.people_trapped);
-    j.set_injured(inc.injured);
-    effect(std::move(job));
+    effect(fx::offer_job{c.crew_id(), job_offer_for(inc)});
   }
 
   // Finds the next crew on the ladder and offers the job, escalating while the current level

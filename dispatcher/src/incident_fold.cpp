@@ -143,9 +143,10 @@ void apply(core_state& state, const v1::Event& e) {
       inc.released_at = at;
       break;
     case v1::Event::kLevelEscalated:
-      if (e.level_escalated().to() == v1::LEVEL_3_FIRE)
+      if (e.level_escalated().to() == v1::LEVEL_3_FIRE) {
         inc.fire_notified = true;
-      else
+        inc.fire_reason = e.level_escalated().reason();
+      } else
         inc.level = e.level_escalated().to();
       break;
     case v1::Event::kFireAcknowledged:
@@ -191,6 +192,33 @@ std::set<std::string> engaged_crews(const core_state& state) {
     if (inc.assigned) engaged.insert(inc.assigned->crew_id);
   }
   return engaged;
+}
+
+v1::JobOffer job_offer_for(const incident& inc) {
+  v1::JobOffer j;
+  j.set_incident_id(inc.id);
+  j.set_elevator_id(inc.elevator.elevator_id());
+  j.set_rescue_code(inc.elevator.rescue_code());
+  j.set_registration_code(inc.elevator.registration_code());
+  j.set_address(inc.elevator.address());
+  *j.mutable_location() = inc.elevator.location();
+  for (const auto& alarm : inc.alarms) {
+    if (!alarm.caller_phone().empty()) {
+      j.set_caller_name(alarm.caller_name());
+      j.set_caller_phone(alarm.caller_phone());
+      break;
+    }
+  }
+  j.set_level(inc.offer->level);
+  j.set_eta_s(inc.offer->eta_s);
+  j.set_distance_m(inc.offer->distance_m);
+  j.set_offered_at_ms(to_ms(inc.offer->offered_at));
+  j.set_expires_at_ms(to_ms(inc.offer->expires_at));
+  j.set_alarm_at_ms(to_ms(inc.alarm_at));
+  j.set_target_minutes(inc.elevator.target_minutes());
+  j.set_people_trapped(inc.people_trapped);
+  j.set_injured(inc.injured);
+  return j;
 }
 
 v1::IncidentView make_view(const incident& inc) {

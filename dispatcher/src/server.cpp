@@ -122,6 +122,7 @@ server_ports server::start() {
   outbox_->start();
   // Offers that were pending when the server stopped go out again to the phones.
   crews_->reseed_from_service();
+  fire_->reseed_from_service();
   ports.http = http_->start();
   ports.terminal = terminals_->start();
   signals_.async_wait([this](const boost::system::error_code& ec, int signal) {

@@ -116,3 +116,29 @@ TEST_CASE("fire routes answer bad requests with a JSON code and message", "[crew
   auto not_json = server.post("/api/v1/fire/incidents/1/arrived", "fire_unit=x");
   CHECK(not_json.result() == http::status::bad_request);
 }
+
+TEST_CASE("an escalation the outbox lost is stored again after a restart, exactly once",
+          "[crew][fire][sqlite]") {
+  // The escalation is durable in the journal, but no channel stored it: as if the process died
+  // between the journal commit and the outbox write.
+  service_parts parts;
+  rescue::dispatcher::fire_routes fire(parts.io, parts.config, *parts.service, *parts.box);
+  io_thread runner(parts.io);
+  const auto out = parts.submit(
+      cmd::call_alarm{"10001", "", v1::SOURCE_PHONE, "李", "13900000001", true, true, "op-1"});
+  REQUIRE(out.ok());
+  REQUIRE(parts.box->rows().empty());
+
+  fire.reseed_from_service();
+  REQUIRE(eventually([&] { return parts.box->rows().size() == 1; }));
+  const auto row = parts.box->rows().front();
+  CHECK(row.kind == "fire_escalation");
+  CHECK(row.body.find("\"incident_id\":" + std::to_string(out.incident) + ",") !=
+        std::string::npos);
+  CHECK(row.body.find(R"("reason":"ESCALATION_INJURED")") != std::string::npos);
+
+  // A second restart finds it stored and adds nothing.
+  fire.reseed_from_service();
+  std::this_thread::sleep_for(200ms);
+  CHECK(parts.box->rows().size() == 1);
+}

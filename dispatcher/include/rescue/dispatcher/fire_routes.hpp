@@ -27,6 +27,11 @@ class fire_routes {
   // posts, then stores the webhook call in the outbox.
   void on_escalation(const fx::notify_fire& escalation, const rescue::v1::IncidentView& view);
 
+  // After dispatch_service::recover(): an escalation the journal holds but the outbox does not
+  // (the process died between the durable event and the outbox write) is stored again, so the
+  // fire centre is never left uncalled. Escalations already acknowledged are left alone.
+  void reseed_from_service();
+
   // The webhook body for an escalation (documented in docs/crew-channel.md).
   static std::string escalation_payload(const fx::notify_fire& escalation,
                                         const rescue::v1::IncidentView& view);

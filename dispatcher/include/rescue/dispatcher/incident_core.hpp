@@ -78,6 +78,7 @@ struct incident {
   bool people_trapped = false;
   bool injured = false;
   bool fire_notified = false;
+  rescue::v1::EscalationReason fire_reason = rescue::v1::ESCALATION_UNSPECIFIED;
   bool fire_acknowledged = false;
   bool cleared_by_terminal = false;
   std::optional<pending_offer> offer;
@@ -305,6 +306,9 @@ void apply(core_state& state, const rescue::v1::Event& event);
 
 // Crews offered or assigned on open incidents before release: not to be offered elsewhere.
 std::set<std::string> engaged_crews(const core_state& state);
+
+// The job as the crew holding the pending offer sees it. Requires `inc.offer`.
+rescue::v1::JobOffer job_offer_for(const incident& inc);
 
 // The console's view of an incident (without the timeline).
 rescue::v1::IncidentView make_view(const incident& inc);
