@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "harness.hpp"
+#include "rescue/protocol/json.hpp"
 
 namespace rescue::e2e {
 namespace {
@@ -144,6 +145,45 @@ TEST_CASE("a predicted late arrival calls the fire centre's webhook, which ackno
   CHECK(world.incident(id).arrived_at_ms() > 0);
   // Exactly one escalation was delivered.
   CHECK(fire_centre.requests().size() == 1);
+}
+
+TEST_CASE("an injured caller calls fire rescue at once, and a refused webhook is retried",
+          "[e2e]") {
+  // The fire centre's gateway is briefly unavailable: two refusals, then it takes the call.
+  http_receiver fire_centre({503, 500});
+  server_options options;
+  options.fire_webhook_url = "http://127.0.0.1:" + std::to_string(fire_centre.port()) + "/119";
+  e2e_world world(options);
+  auto crew = world.crew_at("c11", city::north(450), city::lon);
+
+  const auto call =
+      world.post("/api/v1/incidents", R"({"rescue_code":"10003","caller_phone":"13900000003",)"
+                                      R"("people_trapped":true,"injured":true})");
+  INFO(call.body);
+  REQUIRE(call.status == 201);
+  v1::CommandResult result;
+  REQUIRE(protocol::from_json(call.body, result).empty());
+  const std::uint64_t id = result.incident_id();
+  // Fire comes on top of the crews, not instead of them.
+  const auto offer = crew->wait_offer(id);
+  REQUIRE(offer);
+  CHECK(offer->injured());
+
+  std::vector<received_request> calls;
+  for (int i = 0; i < 3; ++i) {
+    const auto request = fire_centre.wait_request(short_wait);
+    REQUIRE(request);
+    calls.push_back(*request);
+  }
+  for (const auto& c : calls) {
+    CHECK(c.body == calls.front().body);
+    CHECK(c.body.find("ESCALATION_INJURED") != std::string::npos);
+  }
+  // Delivered on the third attempt: nothing more is sent.
+  CHECK_FALSE(fire_centre.wait_request(1500ms));
+  const auto view = world.incident(id);
+  CHECK(view.fire_notified());
+  CHECK(view.injured());
 }
 
 }  // namespace

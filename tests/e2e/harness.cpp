@@ -332,6 +332,7 @@ struct http_receiver::impl {
   std::condition_variable changed;
   std::vector<received_request> requests;
   std::size_t taken = 0;
+  std::vector<int> first_statuses;
 
   asio::awaitable<void> serve(tcp::socket socket) {
     beast::tcp_stream stream(std::move(socket));
@@ -342,13 +343,16 @@ struct http_receiver::impl {
       auto [ec, n] =
           co_await http::async_read(stream, buffer, request, asio::as_tuple(asio::use_awaitable));
       if (ec) co_return;
+      http::status status = http::status::ok;
       {
         std::lock_guard lock(mutex);
+        if (requests.size() < first_statuses.size())
+          status = static_cast<http::status>(first_statuses[requests.size()]);
         requests.push_back({std::string(request.method_string()), std::string(request.target()),
                             std::string(request[http::field::content_type]), request.body()});
       }
       changed.notify_all();
-      http::response<http::string_body> response{http::status::ok, request.version()};
+      http::response<http::string_body> response{status, request.version()};
       response.set(http::field::content_type, "application/json");
       response.body() = R"({"received":true})";
       response.keep_alive(request.keep_alive());
@@ -368,7 +372,8 @@ struct http_receiver::impl {
   }
 };
 
-http_receiver::http_receiver() : impl_(std::make_unique<impl>()) {
+http_receiver::http_receiver(std::vector<int> first_statuses) : impl_(std::make_unique<impl>()) {
+  impl_->first_statuses = std::move(first_statuses);
   const tcp::endpoint endpoint(asio::ip::address_v4::loopback(), 0);
   impl_->acceptor.open(endpoint.protocol());
   impl_->acceptor.bind(endpoint);

@@ -136,10 +136,11 @@ struct received_request {
   std::string body;
 };
 
-// A small HTTP server on 127.0.0.1 that records every request and answers 200.
+// A small HTTP server on 127.0.0.1 that records every request and answers 200, or the statuses
+// in `first_statuses` to the first requests.
 class http_receiver {
  public:
-  http_receiver();
+  explicit http_receiver(std::vector<int> first_statuses = {});
   ~http_receiver();
   http_receiver(const http_receiver&) = delete;
   http_receiver& operator=(const http_receiver&) = delete;
