@@ -18,6 +18,7 @@
 #include "rescue/dispatcher/outbox.hpp"
 #include "rescue/dispatcher/terminal_gateway.hpp"
 #include "rescue/storage/registry_csv.hpp"
+#include "rescue/storage/registry_sqlite.hpp"
 #include "rescue/storage/sqlite_journal.hpp"
 
 namespace rescue::dispatcher {
@@ -64,6 +65,13 @@ server::server(server_config config)
       metrics_(std::make_unique<metrics>()),
       signals_(io_, SIGINT, SIGTERM) {
   registry_ = load_registry(config_);
+  if (config_.registry_db_path.has_parent_path())
+    std::filesystem::create_directories(config_.registry_db_path.parent_path());
+  if (const auto why = storage::write_registry_sqlite(*registry_, config_.registry_db_path,
+                                                      config_.registry_dir.string(),
+                                                      to_ms(dispatch_service::now()));
+      !why.empty())
+    throw std::runtime_error(why);
   journal_ = open_journal(config_);
   service_ = std::make_unique<dispatch_service>(io_, config_.policy, *registry_,
                                                 build_crew_index(*registry_, config_.ranking),

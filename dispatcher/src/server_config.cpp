@@ -127,6 +127,7 @@ server_config parse_server_config(std::string_view toml_text, std::string_view s
     c.journal_path = t.string("journal_path", c.journal_path.string());
     c.signing_key_path = t.string("signing_key_path", c.signing_key_path.string());
     c.outbox_path = t.string("outbox_path", c.outbox_path.string());
+    c.registry_db_path = t.string("registry_db_path", c.registry_db_path.string());
     c.checkpoint_every_records = static_cast<std::uint64_t>(
         t.integer("checkpoint_every_records", static_cast<std::int64_t>(c.checkpoint_every_records),
                   1, 100'000'000));
@@ -251,6 +252,7 @@ server_config parse_server_config(std::string_view toml_text, std::string_view s
   c.journal_path = resolve(base_dir, c.journal_path);
   c.signing_key_path = resolve(base_dir, c.signing_key_path);
   c.outbox_path = resolve(base_dir, c.outbox_path);
+  c.registry_db_path = resolve(base_dir, c.registry_db_path);
   c.registry_dir = resolve(base_dir, c.registry_dir);
   return c;
 }

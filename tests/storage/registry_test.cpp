@@ -1,8 +1,16 @@
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <filesystem>
 #include <string>
 
 #include "rescue/storage/registry.hpp"
+#include "rescue/storage/registry_csv.hpp"
+#include "rescue/storage/registry_sqlite.hpp"
 
 namespace v1 = rescue::v1;
 using rescue::storage::registry;
@@ -257,4 +265,46 @@ TEST_CASE("building operator ids are unique", "[unit][registry]") {
   op.set_name("另一家物业");
   require_refused(reg.add_building_operator(op), "id");
   CHECK(reg.building_operators().size() == 1);
+}
+
+TEST_CASE("the registry written as SQLite tables reads back for auditors, without secrets",
+          "[unit][sqlite]") {
+  const auto imported = rescue::storage::import_registry_csv(
+      std::filesystem::path(RESCUE_TEST_DATA_DIR) / "chongqing-sample");
+  REQUIRE(imported.ok());
+  const auto file = std::filesystem::temp_directory_path() /
+                    ("rescue-registry-" + std::to_string(::getpid()) + ".db");
+  REQUIRE(rescue::storage::write_registry_sqlite(imported.registry, file, "sample", 1234).empty());
+  // Written twice: the second replaces the first whole.
+  REQUIRE(rescue::storage::write_registry_sqlite(imported.registry, file, "sample", 5678).empty());
+
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  auto scalar = [&](const char* sql) {
+    sqlite3_stmt* s = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, sql, -1, &s, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(s) == SQLITE_ROW);
+    std::string value(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)));
+    sqlite3_finalize(s);
+    return value;
+  };
+  const auto& reg = imported.registry;
+  CHECK(scalar("SELECT COUNT(*) FROM elevators") == std::to_string(reg.elevators().size()));
+  CHECK(scalar("SELECT COUNT(*) FROM units") == std::to_string(reg.units().size()));
+  CHECK(scalar("SELECT COUNT(*) FROM crews") == std::to_string(reg.crews().size()));
+  CHECK(scalar("SELECT COUNT(*) FROM terminals") == std::to_string(reg.terminals().size()));
+  CHECK(scalar("SELECT COUNT(*) FROM building_operators") ==
+        std::to_string(reg.building_operators().size()));
+  CHECK(scalar("SELECT value FROM registry_meta WHERE key = 'loaded_at_ms'") == "5678");
+  const auto& e = reg.elevators().front();
+  CHECK(scalar(("SELECT address FROM elevators WHERE rescue_code = '" + e.rescue_code() + "'")
+                   .c_str()) == e.address());
+  CHECK(scalar("SELECT COUNT(*) FROM elevators e JOIN units u ON u.id = e.maintenance_unit_id") ==
+        std::to_string(
+            std::count_if(reg.elevators().begin(), reg.elevators().end(),
+                          [](const auto& x) { return !x.maintenance_unit_id().empty(); })));
+  // No column anywhere holds a terminal secret.
+  CHECK(scalar("SELECT COUNT(*) FROM pragma_table_info('terminals')") == "2");
+  sqlite3_close(db);
+  std::filesystem::remove(file);
 }

@@ -31,6 +31,7 @@ struct server_config {
   std::filesystem::path journal_path = "var/journal.db";
   std::filesystem::path signing_key_path = "var/journal-signing.pem";
   std::filesystem::path outbox_path = "var/outbox.db";
+  std::filesystem::path registry_db_path = "var/registry.db";  // auditors' copy of the registry
   std::uint64_t checkpoint_every_records = 10'000;
   std::chrono::seconds checkpoint_every{60};
 
