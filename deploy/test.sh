@@ -11,6 +11,8 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
+# Only the pure-logic test executables (CTest label `unit`) are built and run under sanitizers.
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DRESCUE_SANITIZE=ON -DRESCUE_BUILD_BENCHMARKS=OFF
-cmake --build build-asan -j"$jobs"
+cmake --build build-asan -j"$jobs" --target protocol_test dispatcher_core_test geo_test \
+  storage_registry_test
 ctest --test-dir build-asan --output-on-failure -j"$jobs" -L unit

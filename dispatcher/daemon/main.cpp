@@ -5,9 +5,25 @@
 #include <string>
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+
 #include <CLI/CLI.hpp>
 
 #include "rescue/dispatcher/server.hpp"
+
+namespace {
+
+// A city's terminals are tens of thousands of sockets: take every descriptor the system allows.
+void raise_open_file_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const auto before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) == 0)
+    spdlog::info("open file limit raised from {} to {}", before, limit.rlim_cur);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"rescue-dispatchd: the 96333 elevator rescue dispatch server"};
@@ -27,6 +43,7 @@ int main(int argc, char** argv) {
       std::printf("%s: configuration is valid\n", config_path.c_str());
       return 0;
     }
+    raise_open_file_limit();
     rescue::dispatcher::server server(std::move(config));
     server.start();
     server.run();

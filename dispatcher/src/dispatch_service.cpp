@@ -103,7 +103,6 @@ void dispatch_service::submit_on_strand(command c, std::function<void(outcome)> 
   }
 
   if (const auto* t = std::get_if<cmd::terminal_event>(&c)) {
-    metrics_.terminal_frames_total.fetch_add(1, std::memory_order_relaxed);
     if (is_duplicate(*t)) {
       // A resend of a frame already decided: acknowledge it once the original is durable,
       // which the FIFO queue guarantees.

@@ -135,10 +135,11 @@ void stats::print(std::FILE* out) const {
                  steady_window_s, steady_frames_per_s_sent, steady_heartbeats_per_s,
                  steady_frames_per_s_acked);
   if (steady_events_per_s_server >= 0 || run_events_per_s_server >= 0)
-    std::fprintf(out,
-                 "server terminal_frames_total (events only): %.1f/s in the steady window, %.1f/s "
-                 "over the whole traffic phase\n",
-                 steady_events_per_s_server, run_events_per_s_server);
+    std::fprintf(
+        out,
+        "server terminal_frames_total (every frame received): %.1f/s in the steady window, %.1f/s "
+        "over the whole traffic phase\n",
+        steady_events_per_s_server, run_events_per_s_server);
   if (server_rss_before_kb >= 0) {
     std::fprintf(
         out, "server VmRSS: %ld kB before terminals, %ld kB with %llu terminals, %ld kB at the end",

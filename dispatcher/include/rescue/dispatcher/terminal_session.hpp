@@ -50,6 +50,7 @@ class terminal_session : public std::enable_shared_from_this<terminal_session> {
   std::deque<std::string> outbox_;
   bool writing_ = false;
   bool closed_ = false;
+  bool said_goodbye_ = false;
   std::string terminal_id_;
   std::string elevator_id_;
   std::uint64_t boot_id_ = 0;
