@@ -22,12 +22,6 @@ namespace {
 // A terminal that does not read its acks and pings is broken; its queue must not grow.
 constexpr std::size_t max_queued_frames = 256;
 
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 terminal_session::terminal_session(asio::ip::tcp::socket socket, terminal_gateway& gateway)
