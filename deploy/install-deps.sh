@@ -14,10 +14,17 @@ packages=(
   libtomlplusplus-dev
   libcli11-dev
   libbenchmark-dev
+  # Browser tests (tests/browser): headless chromium driven by playwright-core from npm.
+  # A CJK font so the zh-CN console renders in the test screenshots instead of empty boxes.
+  chromium fonts-wqy-zenhei
+  nodejs npm
 )
 
 missing=()
 for p in "${packages[@]}"; do
+  # NodeSource's nodejs bundles npm and conflicts with Debian's npm package: an npm already on
+  # the PATH is enough.
+  if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 
@@ -27,4 +34,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $sudo_cmd apt-get update
   $sudo_cmd apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# playwright-core for the browser tests, pinned by package-lock.json; no browser download (the
+# tests use /usr/bin/chromium). `npm ci` when the lock file is there, so every machine gets the
+# same version; skipped when that version is already installed.
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [ -f "$repo_root/package.json" ]; then
+  export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+  wanted="$(ROOT="$repo_root" node -p "require(process.env.ROOT + '/package.json').dependencies['playwright-core']")"
+  have="$(ROOT="$repo_root" node -p "try { require(process.env.ROOT + '/node_modules/playwright-core/package.json').version } catch { '' }")"
+  if [ "$wanted" != "$have" ]; then
+    if [ -f "$repo_root/package-lock.json" ]; then
+      (cd "$repo_root" && npm ci --no-audit --no-fund)
+    else
+      (cd "$repo_root" && npm install --no-audit --no-fund)
+    fi
+  fi
 fi

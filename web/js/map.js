@@ -1,0 +1,188 @@
+// The map panel: a canvas with no tiles (the console works offline). It draws district outlines,
+// crews and open incidents from coordinates alone, in an equirectangular projection scaled by
+// cos(latitude), which is accurate enough over one city.
+import { t } from './i18n.js';
+import { district } from './format.js';
+
+// The API has no "list elevators" route, so district outlines are hulls of the elevators this
+// console has seen (incidents, look-ups), remembered across sessions in localStorage.
+const knownKey = 'rescue.console.known_elevators';
+// GET /api/v1/crews gives position_age_s but not the server's max_position_age; 300 s is the
+// shipped default ([geo] max_position_age_s).
+const staleAfterS = 300;
+// Central Chongqing, for an empty map.
+const defaultBounds = { minLat: 29.38, maxLat: 29.95, minLon: 106.33, maxLon: 106.75 };
+
+export function convexHull(points) {
+  const p = [...points].sort((a, b) => a.lon - b.lon || a.lat - b.lat);
+  if (p.length < 3) return p;
+  const cross = (o, a, b) => (a.lon - o.lon) * (b.lat - o.lat) - (a.lat - o.lat) * (b.lon - o.lon);
+  const lower = [];
+  for (const q of p) {
+    while (lower.length >= 2 && cross(lower[lower.length - 2], lower[lower.length - 1], q) <= 0) lower.pop();
+    lower.push(q);
+  }
+  const upper = [];
+  for (const q of p.reverse()) {
+    while (upper.length >= 2 && cross(upper[upper.length - 2], upper[upper.length - 1], q) <= 0) upper.pop();
+    upper.push(q);
+  }
+  return lower.slice(0, -1).concat(upper.slice(0, -1));
+}
+
+export class MapPanel {
+  constructor(canvas, { onSelect }) {
+    this.canvas = canvas;
+    this.onSelect = onSelect;
+    this.incidents = [];
+    this.crews = [];
+    this.selected = null;
+    this.known = this.loadKnown();
+    this.hits = [];
+    canvas.addEventListener('click', (e) => this.click(e));
+    new ResizeObserver(() => this.draw()).observe(canvas);
+  }
+
+  loadKnown() {
+    try {
+      return new Map(Object.entries(JSON.parse(localStorage.getItem(knownKey) || '{}')));
+    } catch {
+      return new Map();
+    }
+  }
+
+  // Remember an elevator (ElevatorSnapshot or registry Elevator) for the district outlines.
+  remember(e) {
+    const id = e?.elevator_id || e?.id;
+    const loc = e?.location;
+    if (!id || !loc || !e.district_code) return;
+    if (this.known.has(id)) return;
+    this.known.set(id, { d: e.district_code, lat: loc.lat, lon: loc.lon });
+    localStorage.setItem(knownKey, JSON.stringify(Object.fromEntries(this.known)));
+  }
+
+  setIncidents(list) {
+    this.incidents = list;
+    for (const i of list) this.remember(i.elevator);
+    this.draw();
+  }
+
+  setCrews(crews) {
+    this.crews = crews || [];
+    this.draw();
+  }
+
+  select(id) {
+    this.selected = id;
+    this.draw();
+  }
+
+  bounds() {
+    const pts = [...this.known.values(), ...this.incidents.map((i) => i.elevator?.location).filter(Boolean),
+      ...this.crews.map((c) => c.position).filter(Boolean)];
+    if (!pts.length) return defaultBounds;
+    const b = { minLat: Infinity, maxLat: -Infinity, minLon: Infinity, maxLon: -Infinity };
+    for (const p of pts) {
+      b.minLat = Math.min(b.minLat, p.lat); b.maxLat = Math.max(b.maxLat, p.lat);
+      b.minLon = Math.min(b.minLon, p.lon); b.maxLon = Math.max(b.maxLon, p.lon);
+    }
+    // Keep at least ~2 km of view so a single point is not blown up to the whole panel.
+    const padLat = Math.max((b.maxLat - b.minLat) * 0.08, 0.01);
+    const padLon = Math.max((b.maxLon - b.minLon) * 0.08, 0.01);
+    return { minLat: b.minLat - padLat, maxLat: b.maxLat + padLat, minLon: b.minLon - padLon, maxLon: b.maxLon + padLon };
+  }
+
+  draw() {
+    const c = this.canvas;
+    const ratio = window.devicePixelRatio || 1;
+    const w = c.clientWidth;
+    const h = c.clientHeight;
+    if (!w || !h) return;
+    c.width = w * ratio;
+    c.height = h * ratio;
+    const g = c.getContext('2d');
+    g.setTransform(ratio, 0, 0, ratio, 0, 0);
+    g.fillStyle = '#f4f6f8';
+    g.fillRect(0, 0, w, h);
+
+    const b = this.bounds();
+    const kx = Math.cos(((b.minLat + b.maxLat) / 2) * Math.PI / 180);
+    const spanX = (b.maxLon - b.minLon) * kx;
+    const spanY = b.maxLat - b.minLat;
+    const scale = Math.min(w / spanX, h / spanY);
+    const ox = (w - spanX * scale) / 2;
+    const oy = (h - spanY * scale) / 2;
+    const xy = (p) => [ox + (p.lon - b.minLon) * kx * scale, oy + (b.maxLat - p.lat) * scale];
+    this.hits = [];
+
+    // Districts: hull of known elevators per district code.
+    const byDistrict = new Map();
+    for (const e of this.known.values()) {
+      if (!byDistrict.has(e.d)) byDistrict.set(e.d, []);
+      byDistrict.get(e.d).push(e);
+    }
+    g.font = '12px sans-serif';
+    for (const [code, pts] of byDistrict) {
+      const hull = convexHull(pts).map(xy);
+      g.strokeStyle = '#9aa5b1';
+      g.fillStyle = 'rgba(154,165,177,0.12)';
+      g.lineWidth = 1;
+      g.beginPath();
+      if (hull.length >= 3) {
+        hull.forEach(([x, y], k) => (k ? g.lineTo(x, y) : g.moveTo(x, y)));
+        g.closePath();
+      } else {
+        // One or two elevators: a rounded box around them stands for the district.
+        const xs = hull.map((p) => p[0]);
+        const ys = hull.map((p) => p[1]);
+        g.rect(Math.min(...xs) - 14, Math.min(...ys) - 14, Math.max(...xs) - Math.min(...xs) + 28, Math.max(...ys) - Math.min(...ys) + 28);
+      }
+      g.fill();
+      g.stroke();
+      const cx = hull.reduce((s, p) => s + p[0], 0) / hull.length;
+      const cy = hull.reduce((s, p) => s + p[1], 0) / hull.length;
+      g.fillStyle = '#52606d';
+      g.textAlign = 'center';
+      g.fillText(district(code), cx, cy - 18);
+    }
+
+    // Crews: small squares; colour by state.
+    for (const crew of this.crews) {
+      if (!crew.position) continue;
+      const [x, y] = xy(crew.position);
+      const stale = crew.position_age_s > staleAfterS;
+      g.fillStyle = stale ? '#bcccdc' : crew.busy ? '#2680c2' : '#3ebd93';
+      g.fillRect(x - 3, y - 3, 6, 6);
+    }
+
+    // Incidents on top: circles coloured like their board clock.
+    const now = Date.now();
+    for (const i of this.incidents) {
+      const loc = i.elevator?.location;
+      if (!loc) continue;
+      const [x, y] = xy(loc);
+      const left = Number(i.target_at_ms || 0) - now;
+      g.fillStyle = i.arrived_at_ms ? '#829ab1' : left < 0 ? '#d64545' : left < 600000 ? '#f0b429' : '#e12d39';
+      g.beginPath();
+      g.arc(x, y, String(i.id) === this.selected ? 9 : 7, 0, Math.PI * 2);
+      g.fill();
+      g.strokeStyle = '#102a43';
+      g.lineWidth = String(i.id) === this.selected ? 3 : 1;
+      g.stroke();
+      g.fillStyle = '#102a43';
+      g.textAlign = 'left';
+      g.fillText(`#${i.id} ${i.elevator?.rescue_code || ''}`, x + 10, y + 4);
+      this.hits.push({ x, y, id: String(i.id) });
+    }
+
+    this.canvas.setAttribute('aria-label', `${t('map.title')}: ${this.incidents.length} / ${this.crews.length}`);
+  }
+
+  click(e) {
+    const r = this.canvas.getBoundingClientRect();
+    const x = e.clientX - r.left;
+    const y = e.clientY - r.top;
+    const hit = this.hits.find((h) => (h.x - x) ** 2 + (h.y - y) ** 2 < 144);
+    if (hit) this.onSelect(hit.id);
+  }
+}
