@@ -77,6 +77,8 @@ struct server_options {
   int level1_window_s = 10;
   int level2_window_s = 10;
   int auth_timeout_s = 5;
+  int ping_interval_s = 30;
+  int idle_timeout_s = 180;
   std::uint32_t max_frame_bytes = 4096;
   std::string fire_webhook_url;  // empty: escalations stay in the outbox
 };
