@@ -33,8 +33,9 @@ CREATE TABLE crews(
 CREATE TABLE terminals(id TEXT PRIMARY KEY, elevator_id TEXT NOT NULL);
 )sql";
 
+// close_v2: statements still alive when the connection goes do not keep it open forever.
 struct db_closer {
-  void operator()(sqlite3* db) const { sqlite3_close(db); }
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
 };
 struct stmt_finalizer {
   void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
@@ -127,41 +128,45 @@ std::string write_registry_sqlite(const registry& reg, const std::filesystem::pa
       sqlite3_exec(db.get(), schema, nullptr, nullptr, nullptr) != SQLITE_OK)
     return fail("registry schema");
 
-  inserter meta(db.get(), "INSERT INTO registry_meta VALUES (?, ?)");
-  inserter units(db.get(), "INSERT INTO units VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  inserter ops(db.get(), "INSERT INTO building_operators VALUES (?, ?, ?, ?)");
-  inserter elevators(db.get(),
-                     "INSERT INTO elevators VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  inserter crews(db.get(), "INSERT INTO crews VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  inserter terminals(db.get(), "INSERT INTO terminals VALUES (?, ?)");
-  if (!meta.ok() || !units.ok() || !ops.ok() || !elevators.ok() || !crews.ok() || !terminals.ok())
-    return fail("registry statements");
+  // The statements live in this block: they are finalized before the connection closes.
+  bool ok = false;
+  {
+    inserter meta(db.get(), "INSERT INTO registry_meta VALUES (?, ?)");
+    inserter units(db.get(), "INSERT INTO units VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    inserter ops(db.get(), "INSERT INTO building_operators VALUES (?, ?, ?, ?)");
+    inserter elevators(
+        db.get(), "INSERT INTO elevators VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    inserter crews(db.get(), "INSERT INTO crews VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    inserter terminals(db.get(), "INSERT INTO terminals VALUES (?, ?)");
+    if (!meta.ok() || !units.ok() || !ops.ok() || !elevators.ok() || !crews.ok() || !terminals.ok())
+      return fail("registry statements");
 
-  bool ok = meta.row(std::string("source"), source) &&
-            meta.row(std::string("loaded_at_ms"), std::to_string(loaded_at_ms)) &&
-            meta.row(std::string("elevators"), std::to_string(reg.elevators().size()));
-  for (const auto& u : reg.units())
-    ok = ok && units.row(u.id(),
-                         std::string(u.kind() == v1::ORG_RESCUE_STATION ? "rescue_station"
-                                                                        : "maintenance_unit"),
-                         u.name(), u.licence(), u.contact_name(), u.contact_phone(),
-                         u.level2_participant(), u.base().lat(), u.base().lon());
-  for (const auto& o : reg.building_operators())
-    ok = ok && ops.row(o.id(), o.name(), o.contact_name(), o.contact_phone());
-  for (const auto& e : reg.elevators())
-    ok = ok && elevators.row(e.id(), e.registration_code(), e.certificate_no(), e.rescue_code(),
-                             e.address(), e.district_code(), e.location().lat(), e.location().lon(),
-                             place_word(e.place_type()), e.brand(), e.install_year(),
-                             e.maintenance_unit_id(), e.building_operator_id(),
-                             std::string(e.area() == v1::AREA_RURAL ? "rural" : "urban"),
-                             e.terminal_id());
-  for (const auto& c : reg.crews())
-    ok = ok && crews.row(c.id(), c.unit_id(), c.name(), c.certificate(), c.phone(), c.on_duty(),
-                         c.position().lat(), c.position().lon(),
-                         static_cast<std::int64_t>(c.position_at_ms()));
-  // The terminals' shared secrets stay out: this file is for reading, by anyone who audits.
-  for (const auto& t : reg.terminals())
-    ok = ok && terminals.row(t.id(), t.elevator_id());
+    ok = meta.row(std::string("source"), source) &&
+         meta.row(std::string("loaded_at_ms"), std::to_string(loaded_at_ms)) &&
+         meta.row(std::string("elevators"), std::to_string(reg.elevators().size()));
+    for (const auto& u : reg.units())
+      ok = ok && units.row(u.id(),
+                           std::string(u.kind() == v1::ORG_RESCUE_STATION ? "rescue_station"
+                                                                          : "maintenance_unit"),
+                           u.name(), u.licence(), u.contact_name(), u.contact_phone(),
+                           u.level2_participant(), u.base().lat(), u.base().lon());
+    for (const auto& o : reg.building_operators())
+      ok = ok && ops.row(o.id(), o.name(), o.contact_name(), o.contact_phone());
+    for (const auto& e : reg.elevators())
+      ok = ok && elevators.row(e.id(), e.registration_code(), e.certificate_no(), e.rescue_code(),
+                               e.address(), e.district_code(), e.location().lat(),
+                               e.location().lon(), place_word(e.place_type()), e.brand(),
+                               e.install_year(), e.maintenance_unit_id(), e.building_operator_id(),
+                               std::string(e.area() == v1::AREA_RURAL ? "rural" : "urban"),
+                               e.terminal_id());
+    for (const auto& c : reg.crews())
+      ok = ok && crews.row(c.id(), c.unit_id(), c.name(), c.certificate(), c.phone(), c.on_duty(),
+                           c.position().lat(), c.position().lon(),
+                           static_cast<std::int64_t>(c.position_at_ms()));
+    // The terminals' shared secrets stay out: this file is for reading, by anyone who audits.
+    for (const auto& t : reg.terminals())
+      ok = ok && terminals.row(t.id(), t.elevator_id());
+  }
   if (!ok) return fail("registry rows");
   if (sqlite3_exec(db.get(), "COMMIT;", nullptr, nullptr, nullptr) != SQLITE_OK)
     return fail("registry commit");
