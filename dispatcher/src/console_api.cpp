@@ -243,6 +243,16 @@ void console_api::register_routes(http_router& router) {
              [this](request_context ctx) { return list_crews(std::move(ctx)); });
   router.add(verb::get, "/api/v1/journal/verify", access::auditor,
              [this](request_context ctx) { return verify(std::move(ctx)); });
+  router.add(verb::get, "/api/v1/session", access::auditor, session);
+}
+
+// Who the token belongs to and what it may do, so a console can show or hide write actions.
+asio::awaitable<http_response> console_api::session(request_context ctx) {
+  const bool op = ctx.caller->role == api_token::role::operator_role;
+  std::string body = "{\"name\":";
+  append_json_string(body, ctx.caller->name);
+  body += op ? R"(,"role":"operator"})" : R"(,"role":"auditor"})";
+  co_return json_response(ctx.request, http::status::ok, std::move(body));
 }
 
 asio::awaitable<http_response> console_api::list_incidents(request_context ctx) {

@@ -14,16 +14,6 @@ namespace rescue::dispatcher {
 namespace v1 = rescue::v1;
 namespace websocket = boost::beast::websocket;
 
-namespace {
-
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
-
 crew_hub::crew_hub(asio::io_context& io, const server_config& config, dispatch_service& service,
                    outbox& box, metrics& m)
     : io_(io),
@@ -32,7 +22,7 @@ crew_hub::crew_hub(asio::io_context& io, const server_config& config, dispatch_s
       outbox_(box),
       metrics_(m),
       strand_(asio::make_strand(io)),
-      seq_base_(static_cast<std::uint64_t>(wall_ms())) {}
+      seq_base_(static_cast<std::uint64_t>(to_ms(dispatch_service::now()))) {}
 
 crew_hub::~crew_hub() = default;
 

@@ -93,12 +93,6 @@ std::string close_text(std::string reason) {
   return reason;
 }
 
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 crew_session::crew_session(beast::tcp_stream stream, http_request request, crew_hub& hub)
@@ -178,7 +172,8 @@ asio::awaitable<void> crew_session::run() {
           spdlog::debug("crew {}: location out of range ignored", crew_id_);
           break;
         }
-        hub_.service().crew_position(crew_id_, lat, lon, l.at_ms() > 0 ? l.at_ms() : wall_ms());
+        hub_.service().crew_position(crew_id_, lat, lon,
+                                     l.at_ms() > 0 ? l.at_ms() : to_ms(dispatch_service::now()));
         break;
       }
       case v1::CrewClientMessage::kAccept:

@@ -23,32 +23,6 @@ bool is_param(const std::string& segment) {
   return segment.size() >= 2 && segment.front() == '{' && segment.back() == '}';
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decodes one path segment; malformed escapes are kept as they are.
-std::string decode_segment(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size()) {
-      const int hi = hex_value(s[i + 1]);
-      const int lo = hex_value(s[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(s[i]);
-  }
-  return out;
-}
-
 // Fills `params` when every segment matches.
 bool matches(const std::vector<std::string>& pattern, const std::vector<std::string_view>& path,
              std::map<std::string, std::string>* params) {
@@ -60,7 +34,7 @@ bool matches(const std::vector<std::string>& pattern, const std::vector<std::str
   if (params) {
     for (std::size_t i = 0; i < pattern.size(); ++i)
       if (is_param(pattern[i]))
-        (*params)[pattern[i].substr(1, pattern[i].size() - 2)] = decode_segment(path[i]);
+        (*params)[pattern[i].substr(1, pattern[i].size() - 2)] = percent_decode(path[i], false);
   }
   return true;
 }
@@ -164,6 +138,30 @@ http_response json_error(const http_request& request, http::status status, std::
   append_escaped(message);
   body += "\"}";
   return json_response(request, status, std::move(body));
+}
+
+std::string percent_decode(std::string_view s, bool plus_is_space) {
+  const auto hex_value = [](char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      const int hi = hex_value(s[i + 1]);
+      const int lo = hex_value(s[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(plus_is_space && s[i] == '+' ? ' ' : s[i]);
+  }
+  return out;
 }
 
 }  // namespace rescue::dispatcher

@@ -12,16 +12,6 @@
 
 namespace rescue::dispatcher {
 
-namespace {
-
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
-
 terminal_gateway::terminal_gateway(asio::io_context& io, const server_config& config,
                                    dispatch_service& service, metrics& m)
     : io_(io), config_(config), service_(service), metrics_(m), acceptor_(io) {
@@ -101,7 +91,7 @@ void terminal_gateway::online(const std::string& terminal_id, const std::string&
     p.terminal_id = terminal_id;
     p.elevator_id = elevator_id;
     p.online = true;
-    p.online_since_ms = p.last_seen_ms = wall_ms();
+    p.online_since_ms = p.last_seen_ms = to_ms(dispatch_service::now());
   }
   metrics_.terminal_connections.fetch_add(1, std::memory_order_relaxed);
   if (previous && previous != session) previous->close("replaced by a new connection");
@@ -110,7 +100,7 @@ void terminal_gateway::online(const std::string& terminal_id, const std::string&
 void terminal_gateway::seen(const std::string& terminal_id, const rescue::v1::CarStatus* status) {
   std::lock_guard lock(mutex_);
   auto& p = presence_[terminal_id];
-  p.last_seen_ms = wall_ms();
+  p.last_seen_ms = to_ms(dispatch_service::now());
   if (status) p.status = *status;
 }
 

@@ -455,6 +455,17 @@ TEST_CASE("journal verification reports a clean journal", "[http]") {
   CHECK(res.body().find(R"("first_bad_seq":0)") != std::string::npos);
 }
 
+TEST_CASE("the session route names the token's holder and role", "[http]") {
+  server s;
+  const auto op = call(s, http::verb::get, "/api/v1/session", operator_token);
+  REQUIRE(op.result() == http::status::ok);
+  CHECK(op.body() == R"({"name":"alice","role":"operator"})");
+  const auto audit = call(s, http::verb::get, "/api/v1/session", auditor_token);
+  REQUIRE(audit.result() == http::status::ok);
+  CHECK(audit.body() == R"({"name":"bob","role":"auditor"})");
+  CHECK(call(s, http::verb::get, "/api/v1/session").result() == http::status::unauthorized);
+}
+
 TEST_CASE("static assets are served from web_root and nothing outside it", "[http]") {
   server s;
   const auto index = call(s, http::verb::get, "/");

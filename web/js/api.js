@@ -75,6 +75,10 @@ export class Api {
     return this.request('POST', path, body);
   }
 
+  session() {
+    return this.request('GET', '/api/v1/session');
+  }
+
   incidents() {
     return this.get('/api/v1/incidents');
   }

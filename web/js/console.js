@@ -32,16 +32,18 @@ function showSignIn(error) {
   $('#signin-token').focus();
 }
 
-// A token is checked by a harmless read: 401 means refused. The role cannot be read from the
-// server (there is no "who am I" route), so the user picks it; the server still enforces it.
-async function signIn(token, role) {
+// The server says whose token it is and what it may do: 401 means refused. The console only
+// hides what the role may not do; the server enforces it.
+async function signIn(token) {
   const api = new Api(token);
+  let session;
   try {
-    await api.incidents();
+    session = await api.session();
   } catch (e) {
     showSignIn(e.status === 401 ? t('signin.refused') : t('signin.unreachable'));
     return;
   }
+  const role = session.role === 'operator' ? 'operator' : 'auditor';
   saveSession({ token, role });
   start({ token, role });
 }
@@ -153,9 +155,9 @@ $('#signout').onclick = () => stop('');
 $('#signin-form').onsubmit = (e) => {
   e.preventDefault();
   const f = new FormData(e.target);
-  signIn(String(f.get('token')).trim(), f.get('role') === 'auditor' ? 'auditor' : 'operator');
+  signIn(String(f.get('token')).trim());
 };
 
 const saved = loadSession();
-if (saved) signIn(saved.token, saved.role);
+if (saved) signIn(saved.token);
 else showSignIn('');

@@ -45,6 +45,7 @@ class console_api {
   asio::awaitable<http_response> get_elevator(request_context ctx);
   asio::awaitable<http_response> list_crews(request_context ctx);
   asio::awaitable<http_response> verify(request_context ctx);
+  static asio::awaitable<http_response> session(request_context ctx);
 
   asio::awaitable<http_response> submit(const http_request& request, command c,
                                         http::status success);

@@ -77,6 +77,9 @@ class http_router {
   std::map<std::string, std::pair<access, websocket_handler>, std::less<>> websockets_;
 };
 
+// Decodes %XX escapes (malformed ones are kept as they are); in query strings '+' is a space.
+std::string percent_decode(std::string_view s, bool plus_is_space);
+
 // A JSON response with the right headers; `keep_alive` and `version` copied from the request.
 http_response json_response(const http_request& request, http::status status, std::string body);
 // {"code": code, "message": message}: every error the API returns has this shape.
