@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -14,6 +15,10 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/geometry/algorithms/convex_hull.hpp>
+#include <boost/geometry/geometries/multi_point.hpp>
+#include <boost/geometry/geometries/point_xy.hpp>
+#include <boost/geometry/geometries/polygon.hpp>
 
 #include "rescue/protocol/json.hpp"
 #include "rescue/storage/journal_verify.hpp"
@@ -210,8 +215,42 @@ http::status status_for(refusal r) {
   return http::status::bad_request;
 }
 
+namespace {
+
+// Each district's outline is the convex hull of its elevators, computed once: the registry does
+// not change while the server runs.
+std::string districts_json(const storage::registry& registry) {
+  namespace bg = boost::geometry;
+  using point = bg::model::d2::point_xy<double>;  // x = lon, y = lat
+  std::map<std::string, bg::model::multi_point<point>> by_district;
+  for (const auto& e : registry.elevators())
+    by_district[e.district_code()].emplace_back(e.location().lon(), e.location().lat());
+  std::string body = R"({"districts":[)";
+  bool first = true;
+  for (const auto& [code, points] : by_district) {
+    bg::model::polygon<point> hull;
+    bg::convex_hull(points, hull);
+    body += first ? "" : ",";
+    first = false;
+    body += R"({"code":)";
+    append_json_string(body, code);
+    body += fmt::format(R"(,"elevators":{},"outline":[)", points.size());
+    const auto& ring = hull.outer();
+    for (std::size_t i = 0; i < ring.size(); ++i)
+      body +=
+          fmt::format(R"({}{{"lat":{:.6f},"lon":{:.6f}}})", i ? "," : "", ring[i].y(), ring[i].x());
+    body += "]}";
+  }
+  body += "]}";
+  return body;
+}
+
+}  // namespace
+
 console_api::console_api(dispatch_service& service, unsigned blocking_threads)
-    : service_(service), blocking_(std::max(1u, blocking_threads)) {}
+    : service_(service),
+      blocking_(std::max(1u, blocking_threads)),
+      districts_json_(districts_json(service.registry())) {}
 
 console_api::~console_api() {
   blocking_.stop();
@@ -244,6 +283,12 @@ void console_api::register_routes(http_router& router) {
   router.add(verb::get, "/api/v1/journal/verify", access::auditor,
              [this](request_context ctx) { return verify(std::move(ctx)); });
   router.add(verb::get, "/api/v1/session", access::auditor, session);
+  router.add(verb::get, "/api/v1/districts", access::auditor,
+             [this](request_context ctx) { return districts(std::move(ctx)); });
+}
+
+asio::awaitable<http_response> console_api::districts(request_context ctx) {
+  co_return json_response(ctx.request, http::status::ok, districts_json_);
 }
 
 // Who the token belongs to and what it may do, so a console can show or hide write actions.

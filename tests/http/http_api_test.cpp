@@ -434,6 +434,17 @@ TEST_CASE("elevator lookup by rescue code, registration code or id", "[http]") {
   CHECK(error_of(unknown).code() == "unknown_elevator");
 }
 
+TEST_CASE("districts for the map carry their elevator count and outline", "[http]") {
+  server s;
+  const auto res = call(s, http::verb::get, "/api/v1/districts", auditor_token);
+  REQUIRE(res.result() == http::status::ok);
+  // Both elevators stand at one point of Yuzhong: the hull is that point.
+  CHECK(res.body().find(
+            R"({"code":"500103","elevators":2,"outline":[{"lat":29.556000,"lon":106.568000})") !=
+        std::string::npos);
+  CHECK(call(s, http::verb::get, "/api/v1/districts").result() == http::status::unauthorized);
+}
+
 TEST_CASE("crews for the map carry unit, duty, busy and position age", "[http]") {
   server s;
   create_incident(s, "10001");

@@ -95,6 +95,10 @@ export class Api {
     return this.get('/api/v1/crews');
   }
 
+  districts() {
+    return this.get('/api/v1/districts');
+  }
+
   verify() {
     return this.get('/api/v1/journal/verify');
   }

@@ -70,7 +70,6 @@ function start(session) {
   const create = new CreatePanel($('#create'), {
     api, role: session.role, onMessage: message,
     onCreated: (id) => select(String(id)),
-    onElevator: (e) => map.remember({ ...e, elevator_id: e.id }),
   });
 
   const feed = new LiveFeed(api.liveUrl(), {
@@ -97,6 +96,9 @@ function start(session) {
     }
   };
   pollCrews();
+  api.districts().then((r) => map.setDistricts(r.districts)).catch(() => {
+    // Without outlines the map still shows incidents and crews.
+  });
   const crewTimer = setInterval(pollCrews, crewPollMs);
   const ticker = setInterval(() => {
     board.tick();

@@ -6,13 +6,12 @@ import { sources } from './causes.js';
 import { elevatorCard } from './elevator.js';
 
 export class CreatePanel {
-  constructor(root, { api, role, onCreated, onMessage, onElevator }) {
+  constructor(root, { api, role, onCreated, onMessage }) {
     this.root = root;
     this.api = api;
     this.role = role;
     this.onCreated = onCreated;
     this.onMessage = onMessage;
-    this.onElevator = onElevator;
     this.found = null;
     this.render();
   }
@@ -62,7 +61,6 @@ export class CreatePanel {
       this.found = { code, lookup: found };
       this.card.replaceChildren(elevatorCard(found));
       this.submit.disabled = false;
-      this.onElevator(found.elevator);
     } catch (e) {
       this.card.replaceChildren(el('p', { class: 'error' }, e.status === 404 ? `${code}: ${e.code}` : e.message));
     }

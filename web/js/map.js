@@ -4,31 +4,13 @@
 import { t } from './i18n.js';
 import { district } from './format.js';
 
-// The API has no "list elevators" route, so district outlines are hulls of the elevators this
-// console has seen (incidents, look-ups), remembered across sessions in localStorage.
-const knownKey = 'rescue.console.known_elevators';
+// District outlines come from GET /api/v1/districts: the convex hull of each district's
+// registered elevators, computed by the server.
 // GET /api/v1/crews gives position_age_s but not the server's max_position_age; 300 s is the
 // shipped default ([geo] max_position_age_s).
 const staleAfterS = 300;
 // Central Chongqing, for an empty map.
 const defaultBounds = { minLat: 29.38, maxLat: 29.95, minLon: 106.33, maxLon: 106.75 };
-
-export function convexHull(points) {
-  const p = [...points].sort((a, b) => a.lon - b.lon || a.lat - b.lat);
-  if (p.length < 3) return p;
-  const cross = (o, a, b) => (a.lon - o.lon) * (b.lat - o.lat) - (a.lat - o.lat) * (b.lon - o.lon);
-  const lower = [];
-  for (const q of p) {
-    while (lower.length >= 2 && cross(lower[lower.length - 2], lower[lower.length - 1], q) <= 0) lower.pop();
-    lower.push(q);
-  }
-  const upper = [];
-  for (const q of p.reverse()) {
-    while (upper.length >= 2 && cross(upper[upper.length - 2], upper[upper.length - 1], q) <= 0) upper.pop();
-    upper.push(q);
-  }
-  return lower.slice(0, -1).concat(upper.slice(0, -1));
-}
 
 export class MapPanel {
   constructor(canvas, { onSelect }) {
@@ -37,33 +19,19 @@ export class MapPanel {
     this.incidents = [];
     this.crews = [];
     this.selected = null;
-    this.known = this.loadKnown();
+    this.districts = [];
     this.hits = [];
     canvas.addEventListener('click', (e) => this.click(e));
     new ResizeObserver(() => this.draw()).observe(canvas);
   }
 
-  loadKnown() {
-    try {
-      return new Map(Object.entries(JSON.parse(localStorage.getItem(knownKey) || '{}')));
-    } catch {
-      return new Map();
-    }
-  }
-
-  // Remember an elevator (ElevatorSnapshot or registry Elevator) for the district outlines.
-  remember(e) {
-    const id = e?.elevator_id || e?.id;
-    const loc = e?.location;
-    if (!id || !loc || !e.district_code) return;
-    if (this.known.has(id)) return;
-    this.known.set(id, { d: e.district_code, lat: loc.lat, lon: loc.lon });
-    localStorage.setItem(knownKey, JSON.stringify(Object.fromEntries(this.known)));
+  setDistricts(districts) {
+    this.districts = districts || [];
+    this.draw();
   }
 
   setIncidents(list) {
     this.incidents = list;
-    for (const i of list) this.remember(i.elevator);
     this.draw();
   }
 
@@ -78,7 +46,7 @@ export class MapPanel {
   }
 
   bounds() {
-    const pts = [...this.known.values(), ...this.incidents.map((i) => i.elevator?.location).filter(Boolean),
+    const pts = [...this.districts.flatMap((d) => d.outline || []), ...this.incidents.map((i) => i.elevator?.location).filter(Boolean),
       ...this.crews.map((c) => c.position).filter(Boolean)];
     if (!pts.length) return defaultBounds;
     const b = { minLat: Infinity, maxLat: -Infinity, minLon: Infinity, maxLon: -Infinity };
@@ -115,15 +83,11 @@ export class MapPanel {
     const xy = (p) => [ox + (p.lon - b.minLon) * kx * scale, oy + (b.maxLat - p.lat) * scale];
     this.hits = [];
 
-    // Districts: hull of known elevators per district code.
-    const byDistrict = new Map();
-    for (const e of this.known.values()) {
-      if (!byDistrict.has(e.d)) byDistrict.set(e.d, []);
-      byDistrict.get(e.d).push(e);
-    }
+    // Districts: the outline the server computed from the registry.
     g.font = '12px sans-serif';
-    for (const [code, pts] of byDistrict) {
-      const hull = convexHull(pts).map(xy);
+    for (const d of this.districts) {
+      const hull = (d.outline || []).map(xy);
+      if (!hull.length) continue;
       g.strokeStyle = '#9aa5b1';
       g.fillStyle = 'rgba(154,165,177,0.12)';
       g.lineWidth = 1;
@@ -132,7 +96,7 @@ export class MapPanel {
         hull.forEach(([x, y], k) => (k ? g.lineTo(x, y) : g.moveTo(x, y)));
         g.closePath();
       } else {
-        // One or two elevators: a rounded box around them stands for the district.
+        // One or two elevators: a box around them stands for the district.
         const xs = hull.map((p) => p[0]);
         const ys = hull.map((p) => p[1]);
         g.rect(Math.min(...xs) - 14, Math.min(...ys) - 14, Math.max(...xs) - Math.min(...xs) + 28, Math.max(...ys) - Math.min(...ys) + 28);
@@ -143,7 +107,7 @@ export class MapPanel {
       const cy = hull.reduce((s, p) => s + p[1], 0) / hull.length;
       g.fillStyle = '#52606d';
       g.textAlign = 'center';
-      g.fillText(district(code), cx, cy - 18);
+      g.fillText(district(d.code), cx, cy - 18);
     }
 
     // Crews: small squares; colour by state.

@@ -46,6 +46,7 @@ class console_api {
   asio::awaitable<http_response> list_crews(request_context ctx);
   asio::awaitable<http_response> verify(request_context ctx);
   static asio::awaitable<http_response> session(request_context ctx);
+  asio::awaitable<http_response> districts(request_context ctx);
 
   asio::awaitable<http_response> submit(const http_request& request, command c,
                                         http::status success);
@@ -53,6 +54,7 @@ class console_api {
   dispatch_service& service_;
   asio::thread_pool blocking_;
   std::atomic<bool> verifying_{false};
+  const std::string districts_json_;
 };
 
 }  // namespace rescue::dispatcher
