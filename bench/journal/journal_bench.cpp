@@ -1,6 +1,6 @@
 // Journal benchmark: durable appends from concurrent producers (group commit), per-append
 // durable latency, and replay speed (read + parse + hash-chain verify) over a large journal.
-//   journal_bench [--dir DIR] [--seconds S] [--replay-events N]
+//   journal_bench [--dir DIR] [--seconds S] [--replay-events N] [--keep]
 // Prints a Markdown table per part; the figures in docs/benchmarks.md come from it.
 #include <unistd.h>
 
@@ -256,6 +256,9 @@ int main(int argc, char** argv) {
   std::filesystem::path dir = std::filesystem::temp_directory_path();
   double seconds = 3;
   std::uint64_t replay_events = 1'000'000;
+  bool keep = false;
+  for (int i = 1; i < argc; ++i)
+    if (!std::strcmp(argv[i], "--keep")) keep = true;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--dir"))
       dir = argv[i + 1];
@@ -278,6 +281,8 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(replay_events));
   replay_run(dir, replay_events);
 
+  // --keep leaves the replay journal for `rescuectl replay` to be timed against.
+  if (keep) return 0;
   for (const char* name : {"journal_bench_append.db", "journal_bench_replay.db"})
     for (const char* suffix : {"", "-wal", "-shm"})
       std::filesystem::remove(dir / (std::string(name) + suffix));

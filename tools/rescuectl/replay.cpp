@@ -1,5 +1,6 @@
 #include "replay.hpp"
 
+#include <chrono>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -37,12 +38,15 @@ int run_replay(const std::string& journal_path) {
   dispatcher::metrics m;
   dispatcher::dispatch_service service(io, policy, no_registry, geo::crew_index{}, *journal, m);
   dispatcher::recovery_report report;
+  const auto started = std::chrono::steady_clock::now();
   try {
     report = service.recover();
   } catch (const std::exception& e) {
     std::cerr << "rescuectl: replay failed: " << e.what() << "\n";
     return exit_failed;
   }
+  const double fold_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::optional<dispatcher::core_state> rebuilt;
   service.async_read<dispatcher::core_state>(
       [](const dispatcher::core_state& s, const geo::crew_index&) { return s; },
@@ -99,7 +103,9 @@ int run_replay(const std::string& journal_path) {
   std::size_t awaiting_follow_up = 0;
   for (const auto& [id, inc] : rebuilt->incidents)
     if (inc.closed_at) ++awaiting_follow_up;
-  std::cout << "events:              " << report.events << "\n"
+  std::cout << "events:              " << report.events << " (read and folded in "
+            << static_cast<long long>(fold_s * 1000) << " ms, "
+            << static_cast<long long>(fold_s > 0 ? report.events / fold_s : 0) << " events/s)\n"
             << "incidents opened:    " << opened << "\n"
             << "open (in memory):    " << rebuilt->incidents.size() - awaiting_follow_up << "\n"
             << "closed, follow-up due: " << awaiting_follow_up << "\n"
