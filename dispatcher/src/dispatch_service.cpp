@@ -33,8 +33,9 @@ time_point dispatch_service::now() {
 
 recovery_report dispatch_service::recover() {
   recovery_report report;
+  // One Event reused for every record: parsing into it keeps its allocations.
+  v1::Event e;
   const auto ec = journal_.scan(1, journal_.last_seq(), [&](const storage::journal_record& r) {
-    v1::Event e;
     if (!r.parse(e))
       throw std::runtime_error("journal record " + std::to_string(r.seq) + " does not parse");
     apply(state_, e);
