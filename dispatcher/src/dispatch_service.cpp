@@ -17,8 +17,7 @@ const geo::crew_finder& finder(const geo::crew_index& index) {
 dispatch_service::dispatch_service(asio::io_context& io, const escalation_policy& policy,
                                    const storage::registry& registry, geo::crew_index crews,
                                    storage::journal& journal, metrics& m)
-    : io_(io),
-      strand_(asio::make_strand(io)),
+    : strand_(asio::make_strand(io)),
       policy_(policy),
       registry_(registry),
       crews_(std::move(crews)),

@@ -26,12 +26,6 @@ namespace {
 
 constexpr auto tuple = asio::as_tuple(asio::use_awaitable);
 
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 double distance_m(const v1::GeoPoint& a, const v1::GeoPoint& b) {
   constexpr double earth_m = 6'371'000.0;
   constexpr double rad = 3.14159265358979323846 / 180.0;

@@ -15,6 +15,13 @@
 
 namespace rescue::sim {
 
+// Wall-clock milliseconds since the Unix epoch: the clock the server stamps its records with.
+inline std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 class stats {
  public:
   using clock = std::chrono::steady_clock;

@@ -20,12 +20,6 @@ namespace {
 
 constexpr auto tuple = asio::as_tuple(asio::use_awaitable);
 
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 terminal_sim::terminal_sim(asio::io_context& io, const terminal_settings& settings,

@@ -132,7 +132,6 @@ class dispatch_service {
   void remember_terminal_frame(const std::string& terminal, std::uint64_t boot, std::uint64_t seq);
   void remember_terminal_frames(const rescue::v1::Event& e);
 
-  asio::io_context& io_;
   strand_type strand_;
   const escalation_policy& policy_;
   const storage::registry& registry_;
