@@ -77,7 +77,6 @@ TEST_CASE("every append reported durable survives SIGKILL at random moments", "[
 
   constexpr int rounds = 24;
   for (int round = 0; round < rounds; ++round) {
-    const auto started = std::chrono::steady_clock::now();
     const std::string printed =
         run_and_kill(db, key, "r" + std::to_string(round), std::chrono::milliseconds(run_ms(rng)));
     std::istringstream lines(printed);
@@ -118,8 +117,6 @@ TEST_CASE("every append reported durable survives SIGKILL at random moments", "[
     auto result = verify_journal(*j);
     INFO("round " << round << ": " << result.reason);
     CHECK(result.ok());
-    const auto took = std::chrono::steady_clock::now() - started;
-    CHECK(took < std::chrono::seconds(2));
     UNSCOPED_INFO("round " << round << ": " << reported << " reported durable, " << j->last_seq()
                            << " records");
   }
