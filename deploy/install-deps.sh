@@ -14,6 +14,8 @@ packages=(
   libtomlplusplus-dev
   libcli11-dev
   libbenchmark-dev
+  # Fuzzing (fuzz/run.sh): clang 14 with libFuzzer and the sanitizer runtimes.
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev
   # Browser tests (tests/browser): headless chromium driven by playwright-core from npm.
   # A CJK font so the zh-CN console renders in the test screenshots instead of empty boxes.
   chromium fonts-wqy-zenhei

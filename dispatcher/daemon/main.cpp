@@ -6,9 +6,11 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
 
+#include "rescue/dispatcher/log_text.hpp"
 #include "rescue/dispatcher/server.hpp"
 
 namespace {
@@ -34,11 +36,15 @@ int main(int argc, char** argv) {
   app.add_flag("--check-config", check_only, "Read and validate the configuration, then exit");
   CLI11_PARSE(app, argc, argv);
 
-  // key=value fields after the level keep the log greppable and machine-readable.
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z level=%l thread=%t %v");
+  // The journal, the outbox, the registry copy and the signing key hold callers' phone numbers
+  // and the platform's secrets: nothing this process creates is readable by other users.
+  ::umask(077);
+  rescue::dispatcher::configure_logging(rescue::dispatcher::log_format::text);
   try {
     auto config = rescue::dispatcher::load_server_config(config_path);
     spdlog::set_level(spdlog::level::from_str(config.log_level));
+    if (config.log_format == "json")
+      rescue::dispatcher::configure_logging(rescue::dispatcher::log_format::json);
     if (check_only) {
       std::printf("%s: configuration is valid\n", config_path.c_str());
       return 0;

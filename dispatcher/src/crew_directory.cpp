@@ -18,4 +18,26 @@ geo::crew_index build_crew_index(const storage::registry& registry,
   return index;
 }
 
+position_restore_report restore_positions(geo::crew_index& index,
+                                          const std::vector<storage::crew_position>& stored) {
+  position_restore_report report;
+  report.stored = stored.size();
+  for (const auto& p : stored) {
+    const auto slot = index.table().find(p.crew_id);
+    if (!slot) {
+      ++report.unknown;
+      continue;
+    }
+    if (p.at_ms <= index.table().crew(*slot).position_at_ms) {
+      ++report.older;
+      continue;
+    }
+    if (index.move(p.crew_id, geo::lat_lon{p.lat, p.lon}, p.at_ms) == geo::crew_update::applied)
+      ++report.restored;
+    else
+      ++report.invalid;
+  }
+  return report;
+}
+
 }  // namespace rescue::dispatcher

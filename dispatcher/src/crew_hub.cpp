@@ -3,11 +3,12 @@
 #include <algorithm>
 
 #include <spdlog/spdlog.h>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
 
 #include "rescue/dispatcher/crew_session.hpp"
-#include "rescue/dispatcher/webhook_client.hpp"
 #include "rescue/protocol/json.hpp"
+#include "rescue/webhooks.pb.h"
 
 namespace rescue::dispatcher {
 
@@ -15,18 +16,20 @@ namespace v1 = rescue::v1;
 namespace websocket = boost::beast::websocket;
 
 crew_hub::crew_hub(asio::io_context& io, const server_config& config, dispatch_service& service,
-                   outbox& box, metrics& m)
+                   outbox& box, metrics& m, std::shared_ptr<credential_store> creds)
     : io_(io),
       config_(config),
+      credentials_(creds ? std::move(creds)
+                         : std::make_shared<credential_store>(credentials_from(config))),
       service_(service),
       outbox_(box),
       metrics_(m),
       strand_(asio::make_strand(io)),
-      seq_base_(static_cast<std::uint64_t>(to_ms(dispatch_service::now()))) {}
+      seq_base_(static_cast<std::uint64_t>(core::to_ms(dispatch_service::now()))) {}
 
 crew_hub::~crew_hub() = default;
 
-void crew_hub::on_offer(const fx::offer_job& offer) {
+void crew_hub::on_offer(const core::fx::offer_job& offer) {
   v1::CrewServerMessage message;
   *message.mutable_offer() = offer.job;
   asio::post(strand_, [this, crew = offer.crew_id, message = std::move(message)]() mutable {
@@ -34,7 +37,7 @@ void crew_hub::on_offer(const fx::offer_job& offer) {
   });
 }
 
-void crew_hub::on_withdraw(const fx::withdraw_job& withdrawal) {
+void crew_hub::on_withdraw(const core::fx::withdraw_job& withdrawal) {
   v1::CrewServerMessage message;
   message.mutable_withdrawn()->set_incident_id(withdrawal.incident);
   message.mutable_withdrawn()->set_reason(withdrawal.reason);
@@ -52,12 +55,12 @@ void crew_hub::on_withdraw(const fx::withdraw_job& withdrawal) {
 }
 
 void crew_hub::reseed_from_service() {
-  service_.async_read<std::vector<fx::offer_job>>(
-      [](const core_state& state, const geo::crew_index&) { return pending_offers(state); },
-      [this](std::vector<fx::offer_job> pending) { reseed(std::move(pending)); });
+  service_.async_read<std::vector<core::fx::offer_job>>(
+      [](const core::core_state& state, const geo::crew_index&) { return pending_offers(state); },
+      [this](std::vector<core::fx::offer_job> pending) { reseed(std::move(pending)); });
 }
 
-void crew_hub::reseed(std::vector<fx::offer_job> pending) {
+void crew_hub::reseed(std::vector<core::fx::offer_job> pending) {
   asio::post(strand_, [this, pending = std::move(pending)]() mutable {
     if (!pending.empty())
       spdlog::info("crew channel: re-pushing {} pending offer(s) after recovery", pending.size());
@@ -69,22 +72,20 @@ void crew_hub::reseed(std::vector<fx::offer_job> pending) {
   });
 }
 
-std::vector<fx::offer_job> crew_hub::pending_offers(const core_state& state) {
-  std::vector<fx::offer_job> out;
+std::vector<core::fx::offer_job> crew_hub::pending_offers(const core::core_state& state) {
+  std::vector<core::fx::offer_job> out;
   for (const auto& [id, inc] : state.incidents)
-    if (inc.offer) out.push_back(fx::offer_job{inc.offer->crew_id, job_offer_for(inc)});
+    if (inc.offer) out.push_back(core::fx::offer_job{inc.offer->crew_id, core::job_offer_for(inc)});
   return out;
 }
 
-void crew_hub::accept(boost::beast::tcp_stream stream, http_request request) {
-  std::make_shared<crew_session>(std::move(stream), std::move(request), *this)->start();
+void crew_hub::accept(websocket_upgrade upgrade) {
+  std::make_shared<crew_session>(std::move(upgrade), *this)->start();
 }
 
 void crew_hub::add_routes(http_router& router) {
   router.add_websocket("/ws/crew", access::custom,
-                       [this](boost::beast::tcp_stream stream, http_request request) {
-                         accept(std::move(stream), std::move(request));
-                       });
+                       [this](websocket_upgrade upgrade) { accept(std::move(upgrade)); });
 }
 
 void crew_hub::stop() {
@@ -146,6 +147,23 @@ void crew_hub::notice(const std::string& crew_id, std::string text) {
   });
 }
 
+void crew_hub::send_status(const std::string& crew_id) {
+  service_.async_read<v1::CrewStatus>(
+      [&registry = service_.registry(), crew_id](const core::core_state& state,
+                                                 const geo::crew_index&) {
+        const core::crew_availability a = core::availability_of(state, registry, crew_id);
+        v1::CrewStatus status;
+        status.set_on_duty(a.on_duty);
+        status.set_current_incident_id(a.engaged_on);
+        return status;
+      },
+      asio::bind_executor(strand_, [this, crew_id](v1::CrewStatus status) {
+        v1::CrewServerMessage message;
+        *message.mutable_status() = std::move(status);
+        push(crew_id, std::move(message));
+      }));
+}
+
 crew_hub::crew_state& crew_hub::state_of(const std::string& crew_id) {
   auto [it, inserted] = crews_.try_emplace(crew_id);
   if (inserted) it->second.next_seq = seq_base_;
@@ -168,6 +186,10 @@ void crew_hub::push(const std::string& crew_id, v1::CrewServerMessage message) {
     });
   } else if (message.has_withdrawn()) {
     p.incident = message.withdrawn().incident_id();
+  } else if (message.has_status()) {
+    // Sent fresh on every connect: an old one is never worth resending, so none is kept.
+    if (auto session = st.session.lock()) session->deliver(p.json);
+    return;
   }
   if (st.unacknowledged.size() >= max_unacknowledged) {
     auto& oldest = st.unacknowledged.front();
@@ -203,20 +225,21 @@ void crew_hub::send_sms(const std::string& crew_id, std::uint64_t seq, const v1:
   const std::string text = "96333 rescue job " + std::to_string(offer.incident_id()) + ": " +
                            offer.address() + ", rescue code " + offer.rescue_code() +
                            ". Open the crew app to accept.";
-  std::string body = "{\"kind\":\"crew_offer_unreceipted\"";
-  body += ",\"crew_id\":" + json_quote(crew_id);
-  body += ",\"phone\":" + json_quote(phone);
-  body += ",\"incident_id\":" + std::to_string(offer.incident_id());
-  body += ",\"seq\":" + std::to_string(seq);
-  body += ",\"rescue_code\":" + json_quote(offer.rescue_code());
-  body += ",\"address\":" + json_quote(offer.address());
-  body += ",\"offered_at_ms\":" + std::to_string(offer.offered_at_ms());
-  body += ",\"expires_at_ms\":" + std::to_string(offer.expires_at_ms());
-  body += ",\"text\":" + json_quote(text);
-  body += "}";
+  v1::CrewSms sms;
+  sms.set_kind("crew_offer_unreceipted");
+  sms.set_crew_id(crew_id);
+  sms.set_phone(phone);
+  sms.set_incident_id(offer.incident_id());
+  sms.set_seq(seq);
+  sms.set_rescue_code(offer.rescue_code());
+  sms.set_address(offer.address());
+  sms.set_offered_at_ms(offer.offered_at_ms());
+  sms.set_expires_at_ms(offer.expires_at_ms());
+  sms.set_text(text);
   spdlog::warn("crew {}: offer for incident {} (seq {}) not receipted within {} s: SMS fallback",
                crew_id, offer.incident_id(), seq, config_.crew_receipt_timeout.count());
-  outbox_.enqueue("crew_sms", config_.sms_webhook_url, body);
+  outbox_.enqueue("crew_sms", offer.incident_id(), config_.sms_webhook_url,
+                  protocol::to_json(sms, protocol::json_fields::all));
 }
 
 }  // namespace rescue::dispatcher

@@ -6,7 +6,6 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -17,6 +16,9 @@
 
 #include "rescue/dispatcher/crew_hub.hpp"
 #include "rescue/dispatcher/crew_token.hpp"
+#include "rescue/dispatcher/log_text.hpp"
+#include "rescue/dispatcher/spawn.hpp"
+#include "rescue/geo/position_fix.hpp"
 #include "rescue/protocol/json.hpp"
 
 namespace rescue::dispatcher {
@@ -29,9 +31,11 @@ using tcp = asio::ip::tcp;
 namespace {
 
 // The listener may hand over a stream on a shared executor: re-home the socket on a strand of
-// its own, so this session's reads, writes and Beast's own timers never run concurrently.
-beast::tcp_stream on_own_strand(beast::tcp_stream stream) {
-  tcp::socket socket = stream.release_socket();
+// its own, so this session's reads, writes and Beast's own timers never run concurrently. A TLS
+// stream cannot move (its state lives with the socket); the listener accepts those on a strand.
+http_stream on_own_strand(http_stream flex) {
+  if (flex.is_tls()) return flex;
+  tcp::socket socket = flex.next_layer().release_socket();
   boost::system::error_code ec;
   const auto local = socket.local_endpoint(ec);
   if (ec) return beast::tcp_stream(std::move(socket));
@@ -39,47 +43,6 @@ beast::tcp_stream on_own_strand(beast::tcp_stream stream) {
   const auto fd = socket.release(ec);
   if (ec) return beast::tcp_stream(std::move(socket));
   return beast::tcp_stream(tcp::socket(strand, local.protocol(), fd));
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string percent_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out.push_back(' ');
-    } else if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 &&
-               hex_value(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
-std::map<std::string, std::string> query_of(std::string_view target) {
-  std::map<std::string, std::string> out;
-  const std::size_t question = target.find('?');
-  if (question == std::string_view::npos) return out;
-  std::string_view rest = target.substr(question + 1);
-  while (!rest.empty()) {
-    const std::size_t amp = rest.find('&');
-    const std::string_view pair = rest.substr(0, amp);
-    const std::size_t eq = pair.find('=');
-    out[percent_decode(pair.substr(0, eq))] =
-        eq == std::string_view::npos ? std::string() : percent_decode(pair.substr(eq + 1));
-    if (amp == std::string_view::npos) break;
-    rest.remove_prefix(amp + 1);
-  }
-  return out;
 }
 
 // A close frame carries at most 123 bytes of reason; cut on a UTF-8 boundary.
@@ -95,9 +58,51 @@ std::string close_text(std::string reason) {
 
 }  // namespace
 
-crew_session::crew_session(beast::tcp_stream stream, http_request request, crew_hub& hub)
-    : ws_(on_own_strand(std::move(stream))),
-      request_(std::move(request)),
+std::optional<crew_action> crew_command(const v1::CrewClientMessage& message,
+                                        const std::string& crew_id) {
+  switch (message.body_case()) {
+    case v1::CrewClientMessage::kAccept: {
+      const core::incident_id id = message.accept().incident_id();
+      return crew_action{core::cmd::accept_offer{id, crew_id}, "accept", id};
+    }
+    case v1::CrewClientMessage::kDecline: {
+      const core::incident_id id = message.decline().incident_id();
+      return crew_action{core::cmd::decline_offer{id, crew_id, message.decline().reason()},
+                         "decline", id};
+    }
+    case v1::CrewClientMessage::kDeparted: {
+      const core::incident_id id = message.departed().incident_id();
+      return crew_action{core::cmd::crew_departed{id, crew_id}, "departed", id};
+    }
+    case v1::CrewClientMessage::kArrived: {
+      const core::incident_id id = message.arrived().incident_id();
+      return crew_action{core::cmd::crew_arrived{id, crew_id}, "arrived", id};
+    }
+    case v1::CrewClientMessage::kReleased: {
+      const core::incident_id id = message.released().incident_id();
+      return crew_action{core::cmd::people_released{id, crew_id}, "released", id};
+    }
+    case v1::CrewClientMessage::kShift: {
+      const bool on = message.shift().on_duty();
+      return crew_action{core::cmd::set_duty{crew_id, on, crew_id}, "shift", 0, on ? "on" : "off"};
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
+geo::position_fix location_fix(const v1::Location& location, std::int64_t received_at_ms) {
+  if (!location.has_position()) return geo::position_fix{"the location has no position", 0};
+  return geo::check_position_fix(location.position().lat(), location.position().lon(),
+                                 location.at_ms(), received_at_ms);
+}
+
+crew_session::crew_session(websocket_upgrade upgrade, crew_hub& hub)
+    : ws_(on_own_strand(std::move(upgrade.stream))),
+      request_(std::move(upgrade.request)),
+      slot_(std::move(upgrade.slot)),
+      remote_(upgrade.remote),
+      throttle_(std::move(upgrade.throttle)),
       hub_(hub),
       metrics_(hub.stats()) {}
 
@@ -107,7 +112,8 @@ crew_session::~crew_session() {
 
 void crew_session::start() {
   asio::co_spawn(
-      ws_.get_executor(), [self = shared_from_this()] { return self->run(); }, asio::detached);
+      ws_.get_executor(), [self = shared_from_this()] { return self->run(); },
+      log_if_thrown("crew session"));
 }
 
 void crew_session::deliver(std::shared_ptr<const std::string> json) {
@@ -121,7 +127,8 @@ void crew_session::deliver(std::shared_ptr<const std::string> json) {
     if (!self->writing_) {
       self->writing_ = true;
       asio::co_spawn(
-          self->ws_.get_executor(), [self] { return self->write_loop(); }, asio::detached);
+          self->ws_.get_executor(), [self] { return self->write_loop(); },
+          log_if_thrown("crew session writer"));
     }
   });
 }
@@ -140,7 +147,7 @@ void crew_session::close(websocket::close_code code, std::string reason) {
         [self, r = websocket::close_reason(code, close_text(reason))] {
           return self->close_now(r);
         },
-        asio::detached);
+        log_if_thrown("crew session close"));
   });
 }
 
@@ -149,6 +156,7 @@ asio::awaitable<void> crew_session::run() {
   if (!co_await authenticate()) co_return;
   spdlog::info("crew {} connected", crew_id_);
   hub_.attach(crew_id_, self);
+  hub_.send_status(crew_id_);
 
   std::string text;
   while (co_await read_message(text)) {
@@ -164,16 +172,23 @@ asio::awaitable<void> crew_session::run() {
         break;
       case v1::CrewClientMessage::kLocation: {
         const auto& l = message.location();
-        const double lat = l.position().lat();
-        const double lon = l.position().lon();
-        if (!l.has_position() || !std::isfinite(lat) || !std::isfinite(lon) || lat < -90 ||
-            lat > 90 || lon < -180 || lon > 180) {
-          // A GPS glitch is not a protocol violation: the position is ignored.
-          spdlog::debug("crew {}: location out of range ignored", crew_id_);
+        const auto fix = location_fix(l, core::to_ms(dispatch_service::now()));
+        if (!fix.refused.empty()) {
+          // A GPS glitch or a wrong clock is not a protocol violation: the fix is refused, the
+          // crew told why, the connection stays.
+          metrics_.crew_positions_refused_total.fetch_add(1, std::memory_order_relaxed);
+          // Notices are kept until receipted: a phone repeating a bad fix hears it once a
+          // while, not once a fix.
+          const auto now = std::chrono::steady_clock::now();
+          if (fix.refused != last_position_refusal_ ||
+              now - last_position_refusal_at_ >= std::chrono::seconds(30)) {
+            last_position_refusal_ = fix.refused;
+            last_position_refusal_at_ = now;
+            hub_.notice(crew_id_, "invalid_request location: " + fix.refused);
+          }
           break;
         }
-        hub_.service().crew_position(crew_id_, lat, lon,
-                                     l.at_ms() > 0 ? l.at_ms() : to_ms(dispatch_service::now()));
+        hub_.service().crew_position(crew_id_, l.position().lat(), l.position().lon(), fix.at_ms);
         break;
       }
       case v1::CrewClientMessage::kAccept:
@@ -181,10 +196,12 @@ asio::awaitable<void> crew_session::run() {
       case v1::CrewClientMessage::kDeparted:
       case v1::CrewClientMessage::kArrived:
       case v1::CrewClientMessage::kReleased:
+      case v1::CrewClientMessage::kShift:
         // Not awaited: reading goes on while the command becomes durable. Answers still leave
         // in order because the dispatch service completes in submission order.
         asio::co_spawn(
-            ws_.get_executor(), [self, message] { return self->act(message); }, asio::detached);
+            ws_.get_executor(), [self, message] { return self->act(message); },
+            log_if_thrown("crew command"));
         break;
       case v1::CrewClientMessage::BODY_NOT_SET:
         policy_violation("message has no body");
@@ -199,7 +216,9 @@ asio::awaitable<void> crew_session::run() {
 
 asio::awaitable<bool> crew_session::authenticate() {
   const std::string_view target(request_.target().data(), request_.target().size());
-  auto query = query_of(target);
+  const std::size_t question = target.find('?');
+  auto query = question == std::string_view::npos ? std::map<std::string, std::string>{}
+                                                  : parse_query(target.substr(question + 1));
   std::string token = query["token"];
   if (token.empty()) {
     const auto auth = request_[http::field::authorization];
@@ -209,21 +228,22 @@ asio::awaitable<bool> crew_session::authenticate() {
   }
   const std::string crew = query["crew"];
   const bool known = !crew.empty() && hub_.service().registry().crew(crew) != nullptr;
-  if (!known || !crew_token_valid(hub_.config().crew_token_secret, crew, token)) {
-    spdlog::warn("crew WebSocket refused for crew '{}': {}", crew,
-                 !known ? "unknown crew" : "token does not match");
+  if (!known || !crew_token_valid(hub_.credentials().current()->crew_token_secret, crew, token)) {
+    if (throttle_)
+      throttle_->failed(remote_, "crew", crew, !known ? "unknown crew" : "token does not match");
     // One answer for every case, so a caller cannot probe which crew ids exist.
     auto response = json_error(request_, http::status::unauthorized, "unauthorized",
                                "crew id and token do not match");
     response.keep_alive(false);
-    auto& stream = beast::get_lowest_layer(ws_);
+    // Through the TLS layer when there is one: the lowest layer would write plaintext into it.
+    auto& stream = ws_.next_layer();
     stream.expires_after(std::chrono::seconds(10));
     auto [ec, n] =
         co_await http::async_write(stream, response, asio::as_tuple(asio::use_awaitable));
     if (ec) fail(ec, "write 401");
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream.close();
+    beast::get_lowest_layer(ws_).close();
     co_return false;
   }
   crew_id_ = crew;
@@ -278,46 +298,24 @@ asio::awaitable<bool> crew_session::read_message(std::string& text) {
 
 asio::awaitable<void> crew_session::act(v1::CrewClientMessage message) {
   const auto self = shared_from_this();
-  command c;
-  std::string action;
-  incident_id id = 0;
-  switch (message.body_case()) {
-    case v1::CrewClientMessage::kAccept:
-      id = message.accept().incident_id();
-      c = cmd::accept_offer{id, crew_id_};
-      action = "accept";
-      break;
-    case v1::CrewClientMessage::kDecline:
-      id = message.decline().incident_id();
-      c = cmd::decline_offer{id, crew_id_, message.decline().reason()};
-      action = "decline";
-      break;
-    case v1::CrewClientMessage::kDeparted:
-      id = message.departed().incident_id();
-      c = cmd::crew_departed{id, crew_id_};
-      action = "departed";
-      break;
-    case v1::CrewClientMessage::kArrived:
-      id = message.arrived().incident_id();
-      c = cmd::crew_arrived{id, crew_id_};
-      action = "arrived";
-      break;
-    case v1::CrewClientMessage::kReleased:
-      id = message.released().incident_id();
-      c = cmd::people_released{id, crew_id_};
-      action = "released";
-      break;
-    default:
-      co_return;
-  }
-  const outcome out = co_await hub_.service().async_submit(std::move(c), asio::use_awaitable);
+  std::optional<crew_action> a = crew_command(message, crew_id_);
+  if (!a) co_return;
+  const std::string action(a->name);
+  const core::incident_id id = a->incident;
+  const core::outcome out =
+      co_await hub_.service().async_submit(std::move(a->c), asio::use_awaitable);
+  const std::string object = a->object.empty() ? std::to_string(id) : std::string(a->object);
   std::string text = out.ok() ? "ok" : std::string(to_string(out.refused));
-  text += " " + action + " " + std::to_string(id);
+  text += " " + action + " " + object;
   if (!out.ok()) {
     text += ": " + out.reason;
-    spdlog::info("crew {}: {} incident {} refused: {}", crew_id_, action, id, out.reason);
+    spdlog::info("crew {}: {} {} refused: {}", crew_id_, action,
+                 a->object.empty() ? "incident " + object : object, log_safe(out.reason, 256));
+  } else if (!a->object.empty()) {
+    spdlog::info("crew {}: signed {} duty", crew_id_, object);
   }
   hub_.notice(crew_id_, std::move(text));
+  if (out.ok() && !a->object.empty()) hub_.send_status(crew_id_);  // a shift: its new standing
 }
 
 asio::awaitable<void> crew_session::write_loop() {
@@ -342,7 +340,7 @@ asio::awaitable<void> crew_session::close_now(websocket::close_reason reason) {
 }
 
 void crew_session::policy_violation(std::string reason) {
-  spdlog::warn("crew {}: closing the connection: {}", crew_id_, reason);
+  spdlog::warn("crew {}: closing the connection: {}", crew_id_, log_safe(reason, 256));
   if (close_reason_.empty()) close_reason_ = reason;
   close(websocket::close_code::policy_error, std::move(reason));
 }

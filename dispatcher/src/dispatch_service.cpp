@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "rescue/dispatcher/journal_replay.hpp"
+
 namespace rescue::dispatcher {
 namespace v1 = rescue::v1;
 
@@ -14,7 +16,7 @@ const geo::crew_finder& finder(const geo::crew_index& index) {
 
 }  // namespace
 
-dispatch_service::dispatch_service(asio::io_context& io, const escalation_policy& policy,
+dispatch_service::dispatch_service(asio::io_context& io, const core::escalation_policy& policy,
                                    const storage::registry& registry, geo::crew_index crews,
                                    storage::journal& journal, metrics& m)
     : strand_(asio::make_strand(io)),
@@ -26,26 +28,19 @@ dispatch_service::dispatch_service(asio::io_context& io, const escalation_policy
 
 dispatch_service::~dispatch_service() = default;
 
-time_point dispatch_service::now() {
+core::time_point dispatch_service::now() {
   return std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
 }
 
 recovery_report dispatch_service::recover() {
+  core::replayed rebuilt = replay_journal(journal_);
   recovery_report report;
-  // One Event reused for every record: parsing into it keeps its allocations.
-  v1::Event e;
-  const auto ec = journal_.scan(1, journal_.last_seq(), [&](const storage::journal_record& r) {
-    if (!r.parse(e))
-      throw std::runtime_error("journal record " + std::to_string(r.seq) + " does not parse");
-    apply(state_, e);
-    remember_terminal_frames(e);
-    ++report.events;
-    return true;
-  });
-  if (ec) throw std::runtime_error("reading the journal: " + ec.message());
+  report.events = rebuilt.events;
+  state_ = std::move(rebuilt.state);
+  terminal_frames_ = std::move(rebuilt.frames);
   report.open_incidents = state_.incidents.size();
   metrics_.open_incidents = static_cast<std::int64_t>(state_.incidents.size());
-  const time_point t = now();
+  const core::time_point t = now();
   for (const auto& [id, inc] : state_.incidents) {
     for (const auto& [kind, at] : inc.deadlines) {
       ++report.deadlines_rearmed;
@@ -58,67 +53,68 @@ recovery_report dispatch_service::recover() {
 
 void dispatch_service::crew_position(std::string crew_id, double lat, double lon,
                                      std::int64_t at_ms) {
-  asio::post(strand_, [this, crew_id = std::move(crew_id), lat, lon, at_ms] {
-    crews_.move(crew_id, geo::lat_lon{lat, lon}, at_ms);
+  asio::post(strand_, [this, crew_id = std::move(crew_id), lat, lon, at_ms]() mutable {
+    if (crews_.move(crew_id, geo::lat_lon{lat, lon}, at_ms) == geo::crew_update::applied &&
+        on_position_)
+      on_position_(storage::crew_position{std::move(crew_id), lat, lon, at_ms});
   });
 }
 
-bool dispatch_service::is_duplicate(const cmd::terminal_event& e) const {
-  const auto it = terminal_seen_.find(e.terminal_id);
-  return it != terminal_seen_.end() && it->second.first == e.boot_id && e.seq <= it->second.second;
-}
-
-void dispatch_service::remember_terminal_frame(const std::string& terminal, std::uint64_t boot,
-                                               std::uint64_t seq) {
-  auto& seen = terminal_seen_[terminal];
-  if (seen.first != boot) seen = {boot, 0};
-  seen.second = std::max(seen.second, seq);
-}
-
-void dispatch_service::remember_terminal_frames(const v1::Event& e) {
-  const v1::AlarmInfo* alarm = nullptr;
-  if (e.has_opened()) alarm = &e.opened().alarm();
-  if (e.has_merged()) alarm = &e.merged().alarm();
-  if (alarm && !alarm->terminal_id().empty())
-    remember_terminal_frame(alarm->terminal_id(), alarm->terminal_boot_id(), alarm->terminal_seq());
-  if (e.has_trapped_cleared())
-    remember_terminal_frame(e.trapped_cleared().terminal_id(),
-                            e.trapped_cleared().terminal_boot_id(),
-                            e.trapped_cleared().terminal_seq());
-}
-
-void dispatch_service::submit_on_strand(command c, std::function<void(outcome)> done) {
+void dispatch_service::submit_on_strand(core::command c, std::function<void(core::outcome)> done) {
   pending p;
   p.ticket = next_ticket_++;
   p.received = std::chrono::steady_clock::now();
   p.done = std::move(done);
 
   if (failed_) {
-    p.out.refused = refusal::invalid_request;
+    p.out.refused = core::refusal::invalid_request;
     p.out.reason = "the journal failed; the server is stopping";
     p.durable = true;
     queue_.push_back(std::move(p));
     drain();
     return;
   }
+  if (closing_) {
+    // The journal closes once the queue drains: nothing new may be appended, so nothing new is
+    // acknowledged. Terminals resend to the next server; callers see the refusal.
+    p.out.refused = core::refusal::invalid_request;
+    p.out.reason = "the server is stopping";
+    p.durable = true;
+    queue_.push_back(std::move(p));
+    drain();
+    return;
+  }
 
-  if (const auto* t = std::get_if<cmd::terminal_event>(&c)) {
-    if (is_duplicate(*t)) {
+  const auto* t = std::get_if<core::cmd::terminal_event>(&c);
+  if (t) {
+    const auto verdict = terminal_frames_.classify(t->terminal_id, {t->boot_id, t->seq, t->code},
+                                                   [this](std::uint64_t id) {
+                                                     const core::incident* inc = state_.find(id);
+                                                     return inc && !inc->closed_at;
+                                                   });
+    using numbering = core::terminal_frames::numbering;
+    if (verdict.resend) {
       // A resend of a frame already decided: acknowledge it once the original is durable,
       // which the FIFO queue guarantees.
       metrics_.terminal_duplicates_total.fetch_add(1, std::memory_order_relaxed);
-      p.out.effects.push_back(fx::ack_terminal{t->terminal_id, t->seq});
+      p.out.effects.push_back(core::fx::ack_terminal{t->terminal_id, t->seq});
       p.durable = true;
       queue_.push_back(std::move(p));
       drain();
       return;
     }
-    remember_terminal_frame(t->terminal_id, t->boot_id, t->seq);
+    if (verdict.order == numbering::gap)
+      metrics_.terminal_seq_gaps_total.fetch_add(1, std::memory_order_relaxed);
+    else if (verdict.order == numbering::backwards || verdict.order == numbering::repeat)
+      metrics_.terminal_seq_backwards_total.fetch_add(1, std::memory_order_relaxed);
   }
 
-  const environment env{policy_, registry_, finder(crews_)};
-  p.out = decide(state_, c, now(), env);
+  const core::environment env{policy_, registry_, finder(crews_)};
+  p.out = core::decide(state_, c, now(), env);
   if (!p.out.ok()) metrics_.commands_refused_total.fetch_add(1, std::memory_order_relaxed);
+  // Only a decided frame counts as seen: a refused one is decided again when resent.
+  if (t && p.out.ok())
+    terminal_frames_.remember(t->terminal_id, {t->boot_id, t->seq, t->code}, p.out.incident);
 
   if (p.out.events.empty()) {
     p.durable = true;
@@ -129,13 +125,27 @@ void dispatch_service::submit_on_strand(command c, std::function<void(outcome)> 
 
   const std::uint64_t ticket = p.ticket;
   std::vector<v1::Event> events = p.out.events;
+  std::vector<storage::outbox_message> messages = outbox_messages(p.out);
   queue_.push_back(std::move(p));
   const auto appended = std::chrono::steady_clock::now();
   journal_.append(
-      std::move(events), [this, ticket, appended](std::error_code ec, std::vector<std::uint64_t>) {
+      std::move(events), std::move(messages),
+      [this, ticket, appended](std::error_code ec, std::vector<std::uint64_t>) {
         metrics_.journal_commit_seconds.observe(std::chrono::steady_clock::now() - appended);
         asio::post(strand_, [this, ticket, ec] { on_durable(ticket, ec); });
       });
+}
+
+std::vector<storage::outbox_message> dispatch_service::outbox_messages(
+    const core::outcome& out) const {
+  std::vector<storage::outbox_message> messages;
+  if (!channels_.fire_message) return messages;
+  // The state already holds the decision: the view is the incident as escalated.
+  for (const auto& effect : out.effects)
+    if (const auto* f = std::get_if<core::fx::notify_fire>(&effect))
+      if (const core::incident* inc = state_.find(f->incident))
+        messages.push_back(channels_.fire_message(*f, core::make_view(*inc)));
+  return messages;
 }
 
 void dispatch_service::on_durable(std::uint64_t ticket, std::error_code ec) {
@@ -145,8 +155,8 @@ void dispatch_service::on_durable(std::uint64_t ticket, std::error_code ec) {
     failed_ = true;
     // Nothing of this or any later command is acknowledged.
     for (auto& p : queue_) {
-      p.out = outcome{};
-      p.out.refused = refusal::invalid_request;
+      p.out = core::outcome{};
+      p.out.refused = core::refusal::invalid_request;
       p.out.reason = "the journal failed; the server is stopping";
       p.durable = true;
     }
@@ -170,9 +180,29 @@ void dispatch_service::drain() {
     if (p.out.ok()) execute(p.out, p.received);
     p.done(std::move(p.out));
   }
+  finish_drain_if_idle();
 }
 
-void dispatch_service::execute(const outcome& out, std::chrono::steady_clock::time_point received) {
+void dispatch_service::drain_then(std::function<void()> done) {
+  asio::post(strand_, [this, done = std::move(done)]() mutable {
+    closing_ = true;
+    for (auto& [key, slot] : timers_)
+      slot.timer->cancel();
+    timers_.clear();
+    on_drained_ = std::move(done);
+    finish_drain_if_idle();
+  });
+}
+
+void dispatch_service::finish_drain_if_idle() {
+  if (!closing_ || !queue_.empty() || !on_drained_) return;
+  auto done = std::move(on_drained_);
+  on_drained_ = nullptr;
+  done();
+}
+
+void dispatch_service::execute(const core::outcome& out,
+                               std::chrono::steady_clock::time_point received) {
   for (const auto& e : out.events) {
     switch (e.body_case()) {
       case v1::Event::kOpened:
@@ -189,8 +219,8 @@ void dispatch_service::execute(const outcome& out, std::chrono::steady_clock::ti
         break;
       case v1::Event::kCrewArrived:
       case v1::Event::kFireArrived:
-        if (const incident* inc = state_.find(e.incident_id());
-            inc && inc->late && inc->arrived_at == from_ms(e.at_ms()))
+        if (const core::incident* inc = state_.find(e.incident_id());
+            inc && inc->late && inc->arrived_at == core::from_ms(e.at_ms()))
           metrics_.late_arrivals_total.fetch_add(1, std::memory_order_relaxed);
         break;
       default:
@@ -199,29 +229,29 @@ void dispatch_service::execute(const outcome& out, std::chrono::steady_clock::ti
   }
   const bool opened = !out.events.empty() && out.events.front().has_opened();
   for (const auto& effect : out.effects) {
-    if (const auto* o = std::get_if<fx::offer_job>(&effect)) {
+    if (const auto* o = std::get_if<core::fx::offer_job>(&effect)) {
       metrics_.offers_total.fetch_add(1, std::memory_order_relaxed);
       if (opened)
         metrics_.alarm_to_offer_seconds.observe(std::chrono::steady_clock::now() - received);
       if (channels_.offer) channels_.offer(*o);
-    } else if (const auto* w = std::get_if<fx::withdraw_job>(&effect)) {
+    } else if (const auto* w = std::get_if<core::fx::withdraw_job>(&effect)) {
       if (channels_.withdraw) channels_.withdraw(*w);
-    } else if (const auto* f = std::get_if<fx::notify_fire>(&effect)) {
-      const incident* inc = state_.find(f->incident);
-      if (channels_.fire && inc) channels_.fire(*f, make_view(*inc));
-    } else if (const auto* a = std::get_if<fx::arm_deadline>(&effect)) {
+    } else if (const auto* f = std::get_if<core::fx::notify_fire>(&effect)) {
+      const core::incident* inc = state_.find(f->incident);
+      if (channels_.fire && inc) channels_.fire(*f, core::make_view(*inc));
+    } else if (const auto* a = std::get_if<core::fx::arm_deadline>(&effect)) {
       arm_timer(a->incident, a->kind, a->at);
-    } else if (const auto* c = std::get_if<fx::cancel_deadline>(&effect)) {
+    } else if (const auto* c = std::get_if<core::fx::cancel_deadline>(&effect)) {
       cancel_timer(c->incident, c->kind);
-    } else if (const auto* p = std::get_if<fx::publish_incident>(&effect)) {
-      const incident* inc = state_.find(p->incident);
+    } else if (const auto* p = std::get_if<core::fx::publish_incident>(&effect)) {
+      const core::incident* inc = state_.find(p->incident);
       if (!inc) {
         // Gone from memory: tell the console which incident left.
         v1::IncidentView gone;
         gone.set_id(p->incident);
         if (channels_.incident_changed) channels_.incident_changed(gone, true);
       } else if (channels_.incident_changed) {
-        channels_.incident_changed(make_view(*inc), false);
+        channels_.incident_changed(core::make_view(*inc), false);
       }
     }
     // ack_terminal is for the caller: it reads it from the outcome.
@@ -229,7 +259,8 @@ void dispatch_service::execute(const outcome& out, std::chrono::steady_clock::ti
   metrics_.open_incidents = static_cast<std::int64_t>(state_.incidents.size());
 }
 
-void dispatch_service::arm_timer(incident_id id, v1::DeadlineKind kind, time_point at) {
+void dispatch_service::arm_timer(core::incident_id id, v1::DeadlineKind kind, core::time_point at) {
+  if (closing_) return;  // stopping: the journal has the deadline, recovery re-arms it
   deadline_timer& slot = timers_[{id, kind}];
   if (!slot.timer) slot.timer = std::make_unique<asio::steady_timer>(strand_);
   const std::uint64_t generation = ++slot.generation;
@@ -242,16 +273,16 @@ void dispatch_service::arm_timer(incident_id id, v1::DeadlineKind kind, time_poi
     // Re-armed after this wait completed but before it ran: the newer wait owns the slot.
     if (it == timers_.end() || it->second.generation != generation) return;
     timers_.erase(it);
-    submit_on_strand(cmd::deadline_fired{id, kind}, [id, kind](outcome out) {
+    submit_on_strand(core::cmd::deadline_fired{id, kind}, [id, kind](core::outcome out) {
       // A deadline cleared in the meantime is refused: nothing to do.
-      if (!out.ok() && out.refused != refusal::deadline_not_armed)
+      if (!out.ok() && out.refused != core::refusal::deadline_not_armed)
         spdlog::warn("deadline {} of incident {} refused: {}", v1::DeadlineKind_Name(kind), id,
                      out.reason);
     });
   });
 }
 
-void dispatch_service::cancel_timer(incident_id id, v1::DeadlineKind kind) {
+void dispatch_service::cancel_timer(core::incident_id id, v1::DeadlineKind kind) {
   const auto it = timers_.find({id, kind});
   if (it == timers_.end()) return;
   it->second.timer->cancel();

@@ -1,6 +1,12 @@
 #include "rescue/dispatcher/http_router.hpp"
 
+#include <algorithm>
+
 #include <boost/beast/http/field.hpp>
+
+#include "rescue/console.pb.h"
+#include "rescue/protocol/json.hpp"
+#include "rescue/protocol/utf8.hpp"
 
 namespace rescue::dispatcher {
 
@@ -88,7 +94,9 @@ http_router::ws_match http_router::find_websocket(std::string_view path) const {
   return ws_match{&it->second.second, it->second.first};
 }
 
-http_response json_response(const http_request& request, http::status status, std::string body) {
+namespace {
+
+http_response json_body(const http_request& request, http::status status, std::string body) {
   http_response response{status, request.version()};
   response.set(http::field::server, "rescue-dispatchd");
   response.set(http::field::content_type, "application/json");
@@ -99,45 +107,35 @@ http_response json_response(const http_request& request, http::status status, st
   return response;
 }
 
+}  // namespace
+
+http_response json_response(const http_request& request, http::status status,
+                            const google::protobuf::Message& message) {
+  return json_body(request, status, protocol::to_json(message));
+}
+
+http_response json_list_response(const http_request& request, const google::protobuf::Message& list,
+                                 bool empty) {
+  // A list message with no entries has nothing else worth leaving out: printing every field
+  // keeps its list as [].
+  return json_body(
+      request, http::status::ok,
+      protocol::to_json(list, empty ? protocol::json_fields::all : protocol::json_fields::set));
+}
+
 http_response json_error(const http_request& request, http::status status, std::string_view code,
                          std::string_view message) {
-  std::string body = "{\"code\":\"";
-  auto append_escaped = [&body](std::string_view s) {
-    static constexpr char hex[] = "0123456789abcdef";
-    for (const char ch : s) {
-      const auto c = static_cast<unsigned char>(ch);
-      switch (c) {
-        case '"':
-          body += "\\\"";
-          break;
-        case '\\':
-          body += "\\\\";
-          break;
-        case '\n':
-          body += "\\n";
-          break;
-        case '\r':
-          body += "\\r";
-          break;
-        case '\t':
-          body += "\\t";
-          break;
-        default:
-          if (c < 0x20) {
-            body += "\\u00";
-            body += hex[c >> 4];
-            body += hex[c & 0xf];
-          } else {
-            body += ch;
-          }
-      }
-    }
-  };
-  append_escaped(code);
-  body += "\",\"message\":\"";
-  append_escaped(message);
-  body += "\"}";
-  return json_response(request, status, std::move(body));
+  rescue::v1::ApiError error;
+  error.set_code(std::string(code));
+  error.set_message(protocol::valid_utf8(message));
+  return json_response(request, status, error);
+}
+
+std::string parse_json_body(std::string_view body, google::protobuf::Message& message) {
+  const bool blank = std::all_of(body.begin(), body.end(), [](char c) {
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+  });
+  return protocol::from_json(blank ? std::string_view("{}") : body, message);
 }
 
 std::string percent_decode(std::string_view s, bool plus_is_space) {
@@ -160,6 +158,22 @@ std::string percent_decode(std::string_view s, bool plus_is_space) {
       }
     }
     out.push_back(plus_is_space && s[i] == '+' ? ' ' : s[i]);
+  }
+  return out;
+}
+
+std::map<std::string, std::string> parse_query(std::string_view query) {
+  std::map<std::string, std::string> out;
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const std::size_t eq = pair.find('=');
+    std::string key = percent_decode(pair.substr(0, eq), true);
+    std::string value =
+        eq == std::string_view::npos ? std::string{} : percent_decode(pair.substr(eq + 1), true);
+    out.insert_or_assign(std::move(key), std::move(value));
   }
   return out;
 }

@@ -36,8 +36,8 @@ message_ptr encode(const v1::IncidentView& view, bool removed) {
 // strand (the executor of the stream handed over by the HTTP session).
 class live_feed::client : public std::enable_shared_from_this<client> {
  public:
-  client(beast::tcp_stream stream, std::shared_ptr<live_feed> feed)
-      : ws_(std::move(stream)), feed_(std::move(feed)) {
+  client(http_stream stream, connection_slot slot, std::shared_ptr<live_feed> feed)
+      : ws_(std::move(stream)), slot_(std::move(slot)), feed_(std::move(feed)) {
     beast::error_code ec;
     const auto ep = beast::get_lowest_layer(ws_).socket().remote_endpoint(ec);
     remote_ = ec ? std::string("?") : ep.address().to_string() + ":" + std::to_string(ep.port());
@@ -149,7 +149,8 @@ class live_feed::client : public std::enable_shared_from_this<client> {
                     [self = shared_from_this()](beast::error_code) {});
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<http_stream> ws_;
+  connection_slot slot_;
   std::shared_ptr<live_feed> feed_;
   beast::flat_buffer buffer_;
   std::deque<message_ptr> queue_;
@@ -165,26 +166,26 @@ live_feed::live_feed(dispatch_service& service, metrics& m, live_feed_options op
 live_feed::~live_feed() = default;
 
 void live_feed::register_routes(http_router& router) {
-  router.add_websocket("/api/v1/live", access::auditor,
-                       [self = shared_from_this()](beast::tcp_stream stream, http_request request) {
-                         self->accept(std::move(stream), std::move(request));
-                       });
+  router.add_websocket(
+      "/api/v1/live", access::auditor,
+      [self = shared_from_this()](websocket_upgrade upgrade) { self->accept(std::move(upgrade)); });
 }
 
-void live_feed::accept(beast::tcp_stream stream, http_request request) {
+void live_feed::accept(websocket_upgrade upgrade) {
   {
     std::lock_guard lock(mutex_);
     if (stopped_) return;  // the stream closes as it goes out of scope
   }
-  auto c = std::make_shared<client>(std::move(stream), shared_from_this());
-  c->start(std::move(request));
+  auto c = std::make_shared<client>(std::move(upgrade.stream), std::move(upgrade.slot),
+                                    shared_from_this());
+  c->start(std::move(upgrade.request));
 }
 
 void live_feed::join(const std::shared_ptr<client>& c) {
   // The snapshot is taken and the client added in one step on the service's strand, where
   // publish() also runs: no change can fall between the snapshot and the first update.
   service_.async_read<bool>(
-      [self = shared_from_this(), c](const core_state& state, const geo::crew_index&) {
+      [self = shared_from_this(), c](const core::core_state& state, const geo::crew_index&) {
         const v1::IncidentList list = incidents_by_urgency(state);
         c->allow_snapshot(static_cast<std::size_t>(list.incidents_size()));
         for (const auto& view : list.incidents())

@@ -1,6 +1,10 @@
 #include "rescue/dispatcher/metrics.hpp"
 
 #include <cstdio>
+#include <string_view>
+
+#include "rescue/dispatcher/spawn.hpp"
+#include "rescue/dispatcher/tls.hpp"
 
 namespace rescue::dispatcher {
 namespace {
@@ -11,21 +15,20 @@ std::string number(double v) {
   return buf;
 }
 
+// The HELP and TYPE header of a metric family; `full` is the name with its "rescue_" prefix.
+void header(std::string& out, std::string_view full, std::string_view type, std::string_view help) {
+  out += "# HELP ";
+  out.append(full).append(" ").append(help);
+  out += "\n# TYPE ";
+  out.append(full).append(" ").append(type);
+  out += '\n';
+}
+
 void line(std::string& out, const char* name, const char* type, const char* help,
           const std::string& value) {
-  out += "# HELP rescue_";
-  out += name;
-  out += ' ';
-  out += help;
-  out += "\n# TYPE rescue_";
-  out += name;
-  out += ' ';
-  out += type;
-  out += "\nrescue_";
-  out += name;
-  out += ' ';
-  out += value;
-  out += '\n';
+  const std::string full = std::string("rescue_") + name;
+  header(out, full, type, help);
+  out += full + " " + value + "\n";
 }
 
 }  // namespace
@@ -45,7 +48,7 @@ void histogram::observe(std::chrono::nanoseconds d) {
 
 void histogram::render(std::string& out, const std::string& name, const std::string& help) const {
   const std::string full = "rescue_" + name;
-  out += "# HELP " + full + " " + help + "\n# TYPE " + full + " histogram\n";
+  header(out, full, "histogram", help);
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < bounds_.size(); ++i) {
     cumulative += buckets_[i].load(std::memory_order_relaxed);
@@ -75,14 +78,49 @@ std::string metrics::render() const {
   counter("terminal_frames_total", "Frames received from car terminals.", terminal_frames_total);
   counter("terminal_duplicates_total", "Terminal frames dropped as resends of durable ones.",
           terminal_duplicates_total);
+  counter("terminal_seq_gaps_total",
+          "Terminal events whose sequence number skipped ahead; decided as new events.",
+          terminal_seq_gaps_total);
+  counter("terminal_seq_backwards_total",
+          "Terminal events whose sequence number went back or repeated with a different event; "
+          "decided as new events.",
+          terminal_seq_backwards_total);
   counter("terminal_rejected_total", "Terminal connections closed for bad auth or bad frames.",
           terminal_rejected_total);
   counter("crew_messages_total", "Messages received from crew phones.", crew_messages_total);
+  counter("crew_positions_refused_total",
+          "Crew GPS fixes refused: impossible coordinates or stamped in the future.",
+          crew_positions_refused_total);
+  counter("crew_positions_flushed_total",
+          "Crew positions stored for the next start (latest per crew, about once a second).",
+          crew_positions_flushed_total);
+  counter("crew_position_flush_failures_total",
+          "Failed writes of crew positions; the positions are retried at the next flush.",
+          crew_position_flush_failures_total);
   counter("webhook_failures_total", "Failed outgoing webhook attempts.", webhook_failures_total);
+  line(out, "tls_handshake_failures_total", "counter",
+       "Failed TLS handshakes on the terminal and console ports.",
+       std::to_string(tls_handshake_failures()));
+  counter("auth_failures_total", "Failed authentications on every channel.", auth_failures_total);
+  counter("auth_throttled_total",
+          "Authentication attempts refused while the address is locked out.", auth_throttled_total);
+  counter("terminal_connections_refused_total",
+          "Terminal connections closed at once: listener or address cap reached.",
+          terminal_connections_refused_total);
+  counter("http_connections_refused_total",
+          "Console-port connections closed at once: listener or address cap reached.",
+          http_connections_refused_total);
+  counter("accept_failures_total", "Failed accepts on both listeners (out of descriptors...).",
+          accept_failures_total);
+  line(out, "escaped_exceptions_total", "counter",
+       "Exceptions that ended a coroutine or a handler instead of being handled in it.",
+       std::to_string(escaped_exceptions()));
   gauge("open_incidents", "Incidents held in memory.", open_incidents);
   gauge("terminal_connections", "Connected car terminals.", terminal_connections);
   gauge("crew_connections", "Connected crew phones.", crew_connections);
   gauge("console_connections", "Console live-feed connections.", console_connections);
+  gauge("http_connections", "Open console-port connections, WebSockets included.",
+        http_connections);
   gauge("outbox_pending", "Outgoing webhook calls not yet delivered.", outbox_pending);
   journal_commit_seconds.render(out, "journal_commit_seconds",
                                 "Time from append to durable, per command.");

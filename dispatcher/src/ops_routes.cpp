@@ -1,8 +1,12 @@
 #include "rescue/dispatcher/ops_routes.hpp"
 
-#include <spdlog/fmt/fmt.h>
+#include <algorithm>
+
+#include "rescue/console.pb.h"
 
 namespace rescue::dispatcher {
+
+namespace v1 = rescue::v1;
 
 void ops_routes::register_routes(http_router& router) {
   router.add(http::verb::get, "/healthz", access::open,
@@ -14,10 +18,12 @@ void ops_routes::register_routes(http_router& router) {
 asio::awaitable<http_response> ops_routes::health(request_context ctx) {
   // Both figures are read without the service's strand: a probe must answer even when the
   // strand is busy, and a stuck strand shows as a journal sequence that stops moving.
-  co_return json_response(
-      ctx.request, http::status::ok,
-      fmt::format(R"({{"status":"ok","journal_last_seq":{},"open_incidents":{}}})",
-                  service_.journal().last_seq(), metrics_.open_incidents.load()));
+  v1::Health health;
+  health.set_status("ok");
+  health.set_journal_last_seq(service_.journal().last_seq());
+  health.set_open_incidents(
+      static_cast<std::uint32_t>(std::max<std::int64_t>(0, metrics_.open_incidents.load())));
+  co_return json_response(ctx.request, http::status::ok, health);
 }
 
 asio::awaitable<http_response> ops_routes::render_metrics(request_context ctx) {

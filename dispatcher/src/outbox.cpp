@@ -1,23 +1,22 @@
 #include "rescue/dispatcher/outbox.hpp"
 
-#include <sqlite3.h>
-
 #include <algorithm>
-#include <stdexcept>
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
+#include "rescue/dispatcher/log_text.hpp"
+#include "rescue/dispatcher/spawn.hpp"
 
 namespace rescue::dispatcher {
 
 namespace {
 
 // How many undelivered rows one pass of the loop looks at; more wait for the next pass.
-constexpr int rows_per_pass = 256;
+constexpr std::size_t rows_per_pass = 256;
 // The loop looks again at least this often, so a clock step never strands a row.
 constexpr auto max_sleep = std::chrono::seconds(30);
 
@@ -27,121 +26,34 @@ std::int64_t wall_ms() {
       .count();
 }
 
-// A prepared statement that finalizes itself.
-class statement {
- public:
-  statement(sqlite3* db, const char* sql) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
-  }
-  ~statement() { sqlite3_finalize(stmt_); }
-  statement(const statement&) = delete;
-  statement& operator=(const statement&) = delete;
-  explicit operator bool() const { return stmt_ != nullptr; }
-  sqlite3_stmt* get() const { return stmt_; }
-  void bind(int i, std::int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
-  void bind(int i, std::string_view v) {
-    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-  }
-  void bind_null(int i) { sqlite3_bind_null(stmt_, i); }
-  std::string text(int i) const {
-    const auto* p = sqlite3_column_text(stmt_, i);
-    return p ? std::string(reinterpret_cast<const char*>(p),
-                           static_cast<std::size_t>(sqlite3_column_bytes(stmt_, i)))
-             : std::string();
-  }
-
- private:
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-void exec_or_throw(sqlite3* db, const char* sql, const std::filesystem::path& path) {
-  char* error = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
-    std::string message = error ? error : "unknown error";
-    sqlite3_free(error);
-    throw std::runtime_error("outbox " + path.string() + ": " + message);
-  }
-}
-
-outbox_row read_row(const statement& s) {
-  outbox_row r;
-  r.id = sqlite3_column_int64(s.get(), 0);
-  r.kind = s.text(1);
-  r.url = s.text(2);
-  r.body = s.text(3);
-  r.created_ms = sqlite3_column_int64(s.get(), 4);
-  r.attempts = sqlite3_column_int64(s.get(), 5);
-  r.next_attempt_ms = sqlite3_column_int64(s.get(), 6);
-  if (sqlite3_column_type(s.get(), 7) != SQLITE_NULL)
-    r.delivered_ms = sqlite3_column_int64(s.get(), 7);
-  r.last_error = s.text(8);
-  return r;
-}
-
-constexpr const char* row_columns =
-    "SELECT id, kind, url, body, created_ms, attempts, next_attempt_ms, delivered_ms, "
-    "last_error FROM outbox ";
-
 }  // namespace
 
-outbox::outbox(asio::io_context& io, outbox_config config, metrics& m)
-    : config_(std::move(config)),
+outbox::outbox(asio::io_context& io, storage::outbox_store& store, storage::journal& journal,
+               outbox_config config, metrics& m)
+    : store_(store),
+      journal_(journal),
+      config_(std::move(config)),
       metrics_(m),
       strand_(asio::make_strand(io)),
       wake_timer_(strand_),
-      client_(config_.request_timeout) {
-  if (config_.path.has_parent_path()) {
-    std::error_code ec;
-    std::filesystem::create_directories(config_.path.parent_path(), ec);
-  }
-  const int rc =
-      sqlite3_open_v2(config_.path.c_str(), &db_,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    const std::string message = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
-    sqlite3_close(db_);
-    db_ = nullptr;
-    throw std::runtime_error("outbox " + config_.path.string() + ": " + message);
-  }
-  sqlite3_busy_timeout(db_, 5000);
-  try {
-    exec_or_throw(db_,
-                  "PRAGMA journal_mode=WAL;"
-                  "PRAGMA synchronous=FULL;"
-                  "CREATE TABLE IF NOT EXISTS outbox("
-                  "  id INTEGER PRIMARY KEY,"
-                  "  kind TEXT NOT NULL,"
-                  "  url TEXT NOT NULL,"
-                  "  body TEXT NOT NULL,"
-                  "  created_ms INTEGER NOT NULL,"
-                  "  attempts INTEGER NOT NULL DEFAULT 0,"
-                  "  next_attempt_ms INTEGER NOT NULL,"
-                  "  delivered_ms INTEGER,"
-                  "  last_error TEXT);"
-                  "CREATE INDEX IF NOT EXISTS outbox_undelivered ON outbox(next_attempt_ms)"
-                  "  WHERE delivered_ms IS NULL;",
-                  config_.path);
-  } catch (...) {
-    sqlite3_close(db_);
-    db_ = nullptr;
-    throw;
-  }
-  std::lock_guard lock(mutex_);
+      client_(config_.request_timeout, config_.tls) {
   refresh_gauge();
+  // Called on the journal's writer thread: wake() only posts.
+  journal_.set_outbox_listener([this] { wake(); });
 }
 
 outbox::~outbox() {
-  std::lock_guard lock(mutex_);
-  sqlite3_close(db_);
-  db_ = nullptr;
+  // Returns once a call in progress has returned: no wake-up reaches a destroyed outbox.
+  journal_.set_outbox_listener({});
 }
 
 void outbox::start() {
+  started_ = true;
   asio::post(strand_, [this] {
     if (running_) return;
     running_ = true;
     stopped_ = false;
-    asio::co_spawn(strand_, run(), asio::detached);
+    asio::co_spawn(strand_, run(), log_if_thrown("outbox run"));
   });
 }
 
@@ -152,53 +64,41 @@ void outbox::stop() {
   });
 }
 
-std::int64_t outbox::enqueue(std::string_view kind, std::string_view url, std::string_view body) {
-  std::int64_t id = 0;
-  {
-    std::lock_guard lock(mutex_);
-    statement s(db_,
-                "INSERT INTO outbox(kind, url, body, created_ms, attempts, next_attempt_ms, "
-                "last_error) VALUES(?, ?, ?, ?, 0, ?, ?)");
-    const std::int64_t now = wall_ms();
-    if (s) {
-      s.bind(1, kind);
-      s.bind(2, url);
-      s.bind(3, body);
-      s.bind(4, now);
-      s.bind(5, now);
-      if (url.empty())
-        s.bind(6, std::string_view("no webhook URL configured"));
-      else
-        s.bind_null(6);
-    }
-    if (!s || sqlite3_step(s.get()) != SQLITE_DONE) {
-      spdlog::error("outbox: cannot store a {} message: {}", kind, sqlite3_errmsg(db_));
-      metrics_.webhook_failures_total.fetch_add(1, std::memory_order_relaxed);
-      return 0;
-    }
-    id = sqlite3_last_insert_rowid(db_);
-    refresh_gauge();
-  }
+void outbox::enqueue(std::string_view kind, std::uint64_t incident_id, std::string_view url,
+                     std::string_view body, std::function<void(std::error_code)> done) {
   if (url.empty())
-    spdlog::warn("outbox: {} message {} kept undelivered: no webhook URL configured", kind, id);
-  wake();
-  return id;
+    spdlog::warn("outbox: {} call for incident {} kept undelivered: no webhook URL configured",
+                 kind, incident_id);
+  journal_.append({}, {{std::string(kind), incident_id, std::string(url), std::string(body)}},
+                  // Not `this`: a journal closing later may still complete it.
+                  [&m = metrics_, kind = std::string(kind), done = std::move(done)](
+                      std::error_code ec, std::vector<std::uint64_t>) {
+                    if (ec) {
+                      spdlog::error("outbox: cannot store a {} call: {}", kind, ec.message());
+                      m.webhook_failures_total.fetch_add(1, std::memory_order_relaxed);
+                    }
+                    if (done) done(ec);
+                  });
+}
+
+std::vector<outbox_row> outbox::rows_about(std::uint64_t incident_id) const {
+  std::vector<outbox_row> out;
+  if (const auto ec = store_.by_incident(incident_id, out))
+    spdlog::error("outbox: cannot read rows of incident {}: {}", incident_id, ec.message());
+  return out;
 }
 
 std::vector<outbox_row> outbox::rows() const {
-  std::lock_guard lock(mutex_);
   std::vector<outbox_row> out;
-  statement s(db_, (std::string(row_columns) + "ORDER BY id").c_str());
-  while (s && sqlite3_step(s.get()) == SQLITE_ROW)
-    out.push_back(read_row(s));
+  if (const auto ec = store_.rows(out)) spdlog::error("outbox: cannot read rows: {}", ec.message());
   return out;
 }
 
 std::size_t outbox::pending() const {
-  std::lock_guard lock(mutex_);
-  statement s(db_, "SELECT count(*) FROM outbox WHERE delivered_ms IS NULL");
-  if (!s || sqlite3_step(s.get()) != SQLITE_ROW) return 0;
-  return static_cast<std::size_t>(sqlite3_column_int64(s.get(), 0));
+  std::size_t count = 0;
+  if (const auto ec = store_.pending(count))
+    spdlog::error("outbox: cannot count pending rows: {}", ec.message());
+  return count;
 }
 
 std::chrono::milliseconds outbox::backoff(std::int64_t failures) const {
@@ -208,13 +108,15 @@ std::chrono::milliseconds outbox::backoff(std::int64_t failures) const {
   return std::min(wait, config_.retry_max);
 }
 
-void outbox::refresh_gauge() {
-  statement s(db_, "SELECT count(*) FROM outbox WHERE delivered_ms IS NULL");
-  if (s && sqlite3_step(s.get()) == SQLITE_ROW)
-    metrics_.outbox_pending = sqlite3_column_int64(s.get(), 0);
+void outbox::refresh_gauge() const {
+  std::size_t count = 0;
+  if (!store_.pending(count)) metrics_.outbox_pending = static_cast<std::int64_t>(count);
 }
 
 void outbox::wake() {
+  // Before start() there is no loop to wake: start() reads every pending row anyway, and an
+  // outbox that is never started must not leave handlers behind that outlive it.
+  if (!started_) return;
   asio::post(strand_, [this] {
     dirty_ = true;
     wake_timer_.cancel();
@@ -227,27 +129,23 @@ asio::awaitable<void> outbox::run() {
     const std::int64_t now = wall_ms();
     std::int64_t next_due = now + std::chrono::milliseconds(max_sleep).count();
     std::vector<outbox_row> due;
-    {
-      std::lock_guard lock(mutex_);
-      statement s(db_, (std::string(row_columns) +
-                        "WHERE delivered_ms IS NULL AND url <> '' ORDER BY next_attempt_ms, id "
-                        "LIMIT " +
-                        std::to_string(rows_per_pass))
-                           .c_str());
-      while (s && sqlite3_step(s.get()) == SQLITE_ROW) {
-        outbox_row r = read_row(s);
-        if (in_flight_.count(r.id)) continue;
-        if (r.next_attempt_ms > now) {
-          next_due = std::min(next_due, r.next_attempt_ms);
-          break;  // ordered by due time: the rest are later still
-        }
-        due.push_back(std::move(r));
+    std::vector<outbox_row> listed;
+    if (const auto ec = store_.due(rows_per_pass, listed))
+      spdlog::error("outbox: cannot read due rows: {}", ec.message());
+    for (auto& r : listed) {
+      if (in_flight_.count(r.id)) continue;
+      if (r.next_attempt_ms > now) {
+        next_due = std::min(next_due, r.next_attempt_ms);
+        break;  // ordered by due time: the rest are later still
       }
+      due.push_back(std::move(r));
     }
+    // Rows the journal stored with its events count as soon as the loop sees them.
+    refresh_gauge();
     for (auto& r : due) {
       if (in_flight_.size() >= config_.max_in_flight) break;  // a finished delivery wakes us
       in_flight_.insert(r.id);
-      asio::co_spawn(strand_, deliver(std::move(r)), asio::detached);
+      asio::co_spawn(strand_, deliver(std::move(r)), log_if_thrown("outbox deliver"));
     }
     if (dirty_) continue;
     wake_timer_.expires_after(std::chrono::milliseconds(std::max<std::int64_t>(0, next_due - now)));
@@ -258,37 +156,27 @@ asio::awaitable<void> outbox::run() {
 
 asio::awaitable<void> outbox::deliver(outbox_row row) {
   const webhook_result result = co_await client_.post_json(row.url, row.body);
-  const std::int64_t now = wall_ms();
-  const std::int64_t attempts = row.attempts + 1;
-  {
-    std::lock_guard lock(mutex_);
-    if (db_) {
-      statement s(db_,
-                  "UPDATE outbox SET attempts = ?, delivered_ms = ?, next_attempt_ms = ?, "
-                  "last_error = ? WHERE id = ?");
-      s.bind(1, attempts);
-      if (result.delivered()) {
-        s.bind(2, now);
-        s.bind(3, row.next_attempt_ms);
-        s.bind_null(4);
-      } else {
-        s.bind_null(2);
-        s.bind(3, now + backoff(attempts).count());
-        s.bind(4, std::string_view(result.describe()));
-      }
-      s.bind(5, row.id);
-      if (!s || sqlite3_step(s.get()) != SQLITE_DONE)
-        spdlog::error("outbox: cannot record delivery of {}: {}", row.id, sqlite3_errmsg(db_));
-      refresh_gauge();
-    }
+  storage::outbox_attempt attempt;
+  attempt.id = row.id;
+  attempt.attempts = row.attempts + 1;
+  if (result.delivered()) {
+    attempt.delivered_ms = wall_ms();
+    attempt.next_attempt_ms = row.next_attempt_ms;
+  } else {
+    attempt.next_attempt_ms = wall_ms() + backoff(attempt.attempts).count();
+    attempt.last_error = result.describe();
   }
+  if (const auto ec = store_.record_attempt(attempt))
+    spdlog::error("outbox: cannot record delivery of {}: {}", row.id, ec.message());
+  refresh_gauge();
   if (result.delivered()) {
     spdlog::info("outbox: {} message {} delivered to {} after {} attempt(s)", row.kind, row.id,
-                 row.url, attempts);
+                 row.url, attempt.attempts);
   } else {
     metrics_.webhook_failures_total.fetch_add(1, std::memory_order_relaxed);
     spdlog::warn("outbox: {} message {} to {} failed (attempt {}): {}; next in {} ms", row.kind,
-                 row.id, row.url, attempts, result.describe(), backoff(attempts).count());
+                 row.id, row.url, attempt.attempts, log_safe(result.describe(), 256),
+                 backoff(attempt.attempts).count());
   }
   in_flight_.erase(row.id);
   dirty_ = true;

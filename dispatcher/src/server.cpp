@@ -5,7 +5,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "rescue/dispatcher/auth_throttle.hpp"
+#include "rescue/dispatcher/connection_limiter.hpp"
 #include "rescue/dispatcher/console_api.hpp"
+#include "rescue/dispatcher/credentials.hpp"
 #include "rescue/dispatcher/crew_directory.hpp"
 #include "rescue/dispatcher/crew_hub.hpp"
 #include "rescue/dispatcher/dispatch_service.hpp"
@@ -16,14 +19,23 @@
 #include "rescue/dispatcher/metrics.hpp"
 #include "rescue/dispatcher/ops_routes.hpp"
 #include "rescue/dispatcher/outbox.hpp"
+#include "rescue/dispatcher/position_writer.hpp"
+#include "rescue/dispatcher/spawn.hpp"
 #include "rescue/dispatcher/terminal_gateway.hpp"
+#include "rescue/storage/open_storage.hpp"
+#include "rescue/storage/private_files.hpp"
 #include "rescue/storage/registry_csv.hpp"
 #include "rescue/storage/registry_sqlite.hpp"
-#include "rescue/storage/sqlite_journal.hpp"
 
 namespace rescue::dispatcher {
 
 namespace {
+
+void create_private_parent(const std::filesystem::path& file) {
+  if (!file.has_parent_path()) return;
+  if (const auto ec = storage::create_private_directories(file.parent_path()))
+    throw std::runtime_error("cannot create " + file.parent_path().string() + ": " + ec.message());
+}
 
 std::unique_ptr<storage::registry> load_registry(const server_config& config) {
   auto imported = storage::import_registry_csv(config.registry_dir);
@@ -41,20 +53,49 @@ std::unique_ptr<storage::registry> load_registry(const server_config& config) {
   return std::make_unique<storage::registry>(std::move(imported.registry));
 }
 
-std::unique_ptr<storage::sqlite_journal> open_journal(const server_config& config) {
-  storage::sqlite_journal_config jc;
-  jc.path = config.journal_path;
-  jc.signing_key_path = config.signing_key_path;
-  jc.checkpoint_every_records = config.checkpoint_every_records;
-  jc.checkpoint_every = config.checkpoint_every;
-  if (jc.path.has_parent_path()) std::filesystem::create_directories(jc.path.parent_path());
-  if (jc.signing_key_path.has_parent_path())
-    std::filesystem::create_directories(jc.signing_key_path.parent_path());
+storage::opened_storage open_storage(const server_config& config) {
+  storage::storage_config sc;
+  sc.backend = config.storage_backend;
+  sc.journal_path = config.journal_path;
+  sc.outbox_path = config.outbox_path;
+  sc.positions_path = config.positions_path;
+  sc.signing_key_path = config.signing_key_path;
+  sc.checkpoint_every_records = config.checkpoint_every_records;
+  sc.checkpoint_every = config.checkpoint_every;
+  create_private_parent(sc.journal_path);
+  create_private_parent(sc.outbox_path);
+  create_private_parent(sc.positions_path);
+  create_private_parent(sc.signing_key_path);
   std::error_code ec;
-  auto journal = storage::sqlite_journal::open(jc, ec);
-  if (!journal)
-    throw std::runtime_error("cannot open journal " + jc.path.string() + ": " + ec.message());
-  return journal;
+  auto opened = storage::open_storage(sc, ec);
+  if (!opened.journal)
+    throw std::runtime_error("cannot open the " + sc.backend + " storage (journal " +
+                             sc.journal_path.string() + ", outbox " + sc.outbox_path.string() +
+                             ", positions " + sc.positions_path.string() + "): " + ec.message());
+  if (!opened.upgrade_note.empty()) spdlog::warn("storage: {}", opened.upgrade_note);
+  return opened;
+}
+
+// The live index: the registry's crews, each moved to the position stored before the last stop
+// when that is newer than the registry's. A store that cannot be read costs the positions, not
+// the start: the phones report again within seconds.
+geo::crew_index crew_index_with_stored_positions(const server_config& config,
+                                                 const storage::registry& registry,
+                                                 storage::crew_position_store* store) {
+  auto index = build_crew_index(registry, config.ranking);
+  if (!store) return index;
+  std::vector<storage::crew_position> stored;
+  if (const auto ec = store->load_all(stored)) {
+    spdlog::warn("crew positions: cannot read {} ({}); starting from the registry's",
+                 config.positions_path.string(), ec.message());
+    return index;
+  }
+  const auto report = restore_positions(index, stored);
+  spdlog::info(
+      "crew positions: restored {} of {} stored ({} not newer than the registry's, {} of crews "
+      "no longer registered, {} invalid)",
+      report.restored, report.stored, report.older, report.unknown, report.invalid);
+  return index;
 }
 
 }  // namespace
@@ -63,19 +104,31 @@ server::server(server_config config)
     : config_(std::move(config)),
       io_(static_cast<int>(config_.threads)),
       metrics_(std::make_unique<metrics>()),
-      signals_(io_, SIGINT, SIGTERM) {
+      credentials_(std::make_shared<credential_store>(credentials_from(config_))),
+      signals_(io_, SIGINT, SIGTERM),
+      reload_signals_(io_, SIGHUP) {
   registry_ = load_registry(config_);
-  if (config_.registry_db_path.has_parent_path())
-    std::filesystem::create_directories(config_.registry_db_path.parent_path());
+  create_private_parent(config_.registry_db_path);
   if (const auto why = storage::write_registry_sqlite(*registry_, config_.registry_db_path,
                                                       config_.registry_dir.string(),
-                                                      to_ms(dispatch_service::now()));
+                                                      core::to_ms(dispatch_service::now()));
       !why.empty())
     throw std::runtime_error(why);
-  journal_ = open_journal(config_);
-  service_ = std::make_unique<dispatch_service>(io_, config_.policy, *registry_,
-                                                build_crew_index(*registry_, config_.ranking),
-                                                *journal_, *metrics_);
+  auto storage = open_storage(config_);
+  journal_ = std::move(storage.journal);
+  outbox_store_ = std::move(storage.outbox);
+  storage_predates_outbox_ = storage.predates_transactional_outbox;
+  positions_store_ = std::move(storage.positions);
+  service_ = std::make_unique<dispatch_service>(
+      io_, config_.policy, *registry_,
+      crew_index_with_stored_positions(config_, *registry_, positions_store_.get()), *journal_,
+      *metrics_);
+  if (positions_store_) {
+    positions_ = std::make_unique<position_writer>(*positions_store_, *metrics_,
+                                                   config_.positions_flush_every);
+    service_->set_position_listener(
+        [this](storage::crew_position p) { positions_->record(std::move(p)); });
+  }
   service_->set_fatal_handler([](std::error_code ec) {
     spdlog::critical("stopping at once: the journal failed ({}); restart recovers from it",
                      ec.message());
@@ -88,25 +141,43 @@ server::server(server_config config)
                report.deadlines_overdue);
 
   outbox_config oc;
-  oc.path = config_.outbox_path;
   oc.retry_initial = config_.webhook_retry_initial;
   oc.retry_max = config_.webhook_retry_max;
-  if (oc.path.has_parent_path()) std::filesystem::create_directories(oc.path.parent_path());
-  outbox_ = std::make_unique<outbox>(io_, oc, *metrics_);
-  crews_ = std::make_unique<crew_hub>(io_, config_, *service_, *outbox_, *metrics_);
-  fire_ = std::make_unique<fire_routes>(io_, config_, *service_, *outbox_);
+  oc.tls = {config_.tls.webhook_ca_path, config_.tls.allow_plain_webhooks};
+  outbox_ = std::make_unique<outbox>(io_, *outbox_store_, *journal_, oc, *metrics_);
+  crews_ = std::make_unique<crew_hub>(io_, config_, *service_, *outbox_, *metrics_, credentials_);
+  fire_ = std::make_unique<fire_routes>(config_, *service_, *outbox_);
   console_ = std::make_unique<console_api>(*service_);
   live_ = std::make_shared<live_feed>(*service_, *metrics_);
   ops_ = std::make_unique<ops_routes>(*service_, *metrics_);
-  terminals_ = std::make_unique<terminal_gateway>(io_, config_, *service_, *metrics_);
+  // The files are open now: what is left of the open-file limit is shared out, the console port
+  // getting at most its share so that terminals always find a descriptor.
+  const auto plan = plan_descriptors(config_.http_max_connections, config_.terminal_max_connections,
+                                     config_.terminal_descriptor_share);
+  if (plan.limit != 0)
+    spdlog::info(
+        "descriptors: limit {}, {} in use; connection caps: terminals {} (configured {}), "
+        "console port {} (configured {})",
+        plan.limit, plan.in_use, plan.terminal_max, config_.terminal_max_connections, plan.http_max,
+        config_.http_max_connections);
+  config_.http_max_connections = plan.http_max;
+  config_.terminal_max_connections = plan.terminal_max;
+  throttle_ = std::make_shared<auth_throttle>(
+      auth_throttle_config{config_.auth_max_failures, config_.auth_failure_window,
+                           config_.auth_lockout},
+      metrics_.get());
+  terminals_ = std::make_unique<terminal_gateway>(io_, config_, *service_, *metrics_, throttle_);
 
   service_->set_channels(dispatch_channels{
-      [this](const fx::offer_job& o) { crews_->on_offer(o); },
-      [this](const fx::withdraw_job& w) { crews_->on_withdraw(w); },
-      [this](const fx::notify_fire& f, const rescue::v1::IncidentView& v) {
+      [this](const core::fx::offer_job& o) { crews_->on_offer(o); },
+      [this](const core::fx::withdraw_job& w) { crews_->on_withdraw(w); },
+      [this](const core::fx::notify_fire& f, const rescue::v1::IncidentView& v) {
         fire_->on_escalation(f, v);
       },
       [this](const rescue::v1::IncidentView& v, bool removed) { live_->publish(v, removed); },
+      [this](const core::fx::notify_fire& f, const rescue::v1::IncidentView& v) {
+        return fire_->escalation_message(f, v);
+      },
   });
 
   router_ = std::make_unique<http_router>();
@@ -116,21 +187,31 @@ server::server(server_config config)
   crews_->add_routes(*router_);
   fire_->add_routes(*router_);
   terminals_->add_routes(*router_);
-  http_ = std::make_shared<http_listener>(io_, config_, *router_);
+  http_ = std::make_shared<http_listener>(io_, config_, *router_, http_limits{}, metrics_.get(),
+                                          throttle_, credentials_);
 }
 
 server::~server() {
   stop();
-  if (closer_.joinable()) closer_.join();
+  if (closer_.joinable())
+    closer_.join();
+  else
+    journal_->close();  // the loop never ran the drain: nothing is in flight
+  if (positions_) positions_->close();
   console_->join();
 }
 
 server_ports server::start() {
   server_ports ports;
+  // A fire call is stored with its escalation; only a journal written before that may lack one.
+  if (storage_predates_outbox_) {
+    const auto stored = fire_->store_calls_missing_after_upgrade();
+    spdlog::info("storage upgrade: stored {} fire call(s) the old outbox had lost", stored);
+    storage_predates_outbox_ = false;
+  }
   outbox_->start();
   // Offers that were pending when the server stopped go out again to the phones.
   crews_->reseed_from_service();
-  fire_->reseed_from_service();
   ports.http = http_->start();
   ports.terminal = terminals_->start();
   signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
@@ -138,18 +219,49 @@ server_ports server::start() {
     spdlog::info("signal {}: shutting down", signal);
     stop();
   });
+  watch_reload();
   spdlog::info(
-      "rescue-dispatchd listening on {}: terminals on port {}, console and crews on "
-      "port {}",
-      config_.listen_address, ports.terminal, ports.http);
+      "rescue-dispatchd listening on {}: terminals on port {}{}, console and crews on "
+      "port {}{}",
+      config_.listen_address, ports.terminal, config_.tls.terminal ? " (TLS)" : "", ports.http,
+      config_.tls.http ? " (TLS)" : "");
   return ports;
 }
 
+void server::watch_reload() {
+  reload_signals_.async_wait([this](const boost::system::error_code& ec, int) {
+    if (ec || stopping_) return;
+    if (config_.source_path.empty()) {
+      spdlog::warn("SIGHUP: no config file to re-read; credentials unchanged");
+    } else {
+      const auto result = reload_credentials(*credentials_, config_.source_path);
+      if (result.ok)
+        spdlog::info("SIGHUP: {}", result.message);
+      else
+        spdlog::error("SIGHUP: {}", result.message);
+    }
+    watch_reload();
+  });
+}
+
 void server::run() {
+  // Last line of defence: a handler that throws (Beast's composed operations run outside any
+  // coroutine's try) costs its own connection, never the process. The loop is resumed as Asio
+  // allows; the exception is logged and counted in /metrics.
+  const auto run_guarded = [this] {
+    for (;;) {
+      try {
+        io_.run();
+        return;
+      } catch (...) {
+        report_escaped_exception("an I/O handler", std::current_exception());
+      }
+    }
+  };
   std::vector<std::thread> threads;
   for (unsigned i = 1; i < config_.threads; ++i)
-    threads.emplace_back([this] { io_.run(); });
-  io_.run();
+    threads.emplace_back(run_guarded);
+  run_guarded();
   for (auto& t : threads)
     t.join();
 }
@@ -159,23 +271,31 @@ void server::stop() {
   draining_.emplace(io_.get_executor());
   boost::system::error_code ignored;
   signals_.cancel(ignored);
+  reload_signals_.cancel(ignored);
+  // First nothing new comes in: no accepts, no more reads from the sessions.
   http_->stop();
   terminals_->stop();
   crews_->stop();
   live_->stop();
-  outbox_->stop();
-  // Closing the journal blocks until everything queued is durable, so it runs off the io
-  // threads; its completions still reach the dispatch service, which runs their effects.
-  closer_ = std::thread([this] {
-    journal_->close();
-    // The journal's last completions are queued on the service's strand before close()
-    // returns, so a hop through that strand runs after their effects; the grace period lets
-    // the effects' own posts (outbox writes of a last escalation) land before the loop stops.
-    boost::asio::post(service_->strand(), [this] {
-      auto grace = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(250));
-      grace->async_wait([this, grace](const boost::system::error_code&) {
-        spdlog::info("journal flushed at seq {}; stopped", journal_->last_seq());
-        io_.stop();
+  // Then what is in flight finishes: every command already submitted becomes durable and gets
+  // its effects; anything arriving from here on is refused, never acknowledged, and never
+  // reaches the journal, which closes only after that.
+  service_->drain_then([this] {
+    outbox_->stop();
+    // Closing the journal blocks until its writer thread is done, so it runs off the io threads.
+    closer_ = std::thread([this] {
+      // The last second of positions, so the next start finds every crew where it was.
+      if (positions_) positions_->close();
+      journal_->close();
+      // The grace period lets the effects' own posts (a last crew push) land before the loop
+      // stops; a last escalation's fire call was stored with it.
+      boost::asio::post(service_->strand(), [this] {
+        auto grace =
+            std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(250));
+        grace->async_wait([this, grace](const boost::system::error_code&) {
+          spdlog::info("journal flushed at seq {}; stopped", journal_->last_seq());
+          io_.stop();
+        });
       });
     });
   });

@@ -1,90 +1,16 @@
 #include "rescue/dispatcher/server_config.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <set>
-#include <sstream>
 #include <stdexcept>
 
-#include <toml++/toml.h>
+#include "rescue/dispatcher/toml_reader.hpp"
+
+#include "rescue/storage/open_storage.hpp"
 
 namespace rescue::dispatcher {
 namespace {
-
-// Reads one table, remembering which keys were asked for so that the rest can be refused.
-class table_reader {
- public:
-  table_reader(const toml::table* table, std::string source, std::string name)
-      : table_(table), source_(std::move(source)), name_(std::move(name)) {}
-
-  [[noreturn]] void fail(std::string_view key, std::string_view why) const {
-    throw std::runtime_error(source_ + ": " + name_ + "." + std::string(key) + ": " +
-                             std::string(why));
-  }
-
-  const toml::node* get(std::string_view key) {
-    known_.insert(std::string(key));
-    return table_ ? table_->get(key) : nullptr;
-  }
-
-  std::int64_t integer(std::string_view key, std::int64_t fallback, std::int64_t min,
-                       std::int64_t max) {
-    const toml::node* node = get(key);
-    if (!node) return fallback;
-    const auto v = node->value_exact<std::int64_t>();
-    if (!v) fail(key, "must be an integer");
-    if (*v < min || *v > max)
-      fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
-    return *v;
-  }
-
-  double number(std::string_view key, double fallback, double min, double max) {
-    const toml::node* node = get(key);
-    if (!node) return fallback;
-    const auto v = node->value<double>();
-    if (!v) fail(key, "must be a number");
-    if (*v < min || *v > max)
-      fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
-    return *v;
-  }
-
-  std::string string(std::string_view key, std::string fallback) {
-    const toml::node* node = get(key);
-    if (!node) return fallback;
-    const auto v = node->value_exact<std::string>();
-    if (!v) fail(key, "must be a string");
-    return *v;
-  }
-
-  template <class Rep, class Period>
-  std::chrono::duration<Rep, Period> duration(std::string_view key,
-                                              std::chrono::duration<Rep, Period> fallback,
-                                              std::int64_t min, std::int64_t max) {
-    return std::chrono::duration<Rep, Period>(integer(key, fallback.count(), min, max));
-  }
-
-  // Every key of the table must have been asked for.
-  void finish() const {
-    if (!table_) return;
-    for (const auto& [key, value] : *table_)
-      if (!known_.contains(std::string(key.str()))) fail(key.str(), "unknown key");
-  }
-
- private:
-  const toml::table* table_;
-  std::string source_;
-  std::string name_;
-  std::set<std::string> known_;
-};
-
-const toml::table* subtable(const toml::table& root, std::string_view name,
-                            std::string_view source) {
-  const toml::node* node = root.get(name);
-  if (!node) return nullptr;
-  const toml::table* t = node->as_table();
-  if (!t)
-    throw std::runtime_error(std::string(source) + ": " + std::string(name) + ": must be a table");
-  return t;
-}
 
 std::filesystem::path resolve(const std::filesystem::path& base, std::filesystem::path p) {
   if (p.empty() || p.is_absolute()) return p;
@@ -96,38 +22,45 @@ std::filesystem::path resolve(const std::filesystem::path& base, std::filesystem
 server_config parse_server_config(std::string_view toml_text, std::string_view source_view,
                                   const std::filesystem::path& base_dir) {
   const std::string source(source_view);
-  toml::table root;
-  try {
-    root = toml::parse(toml_text, source_view);
-  } catch (const toml::parse_error& e) {
-    std::ostringstream out;
-    out << source << ":" << e.source().begin.line << ": " << e.description();
-    throw std::runtime_error(out.str());
-  }
+  const toml::table root = parse_toml(toml_text, source_view);
   static const std::set<std::string, std::less<>> tables = {
-      "server",  "storage", "registry", "terminals", "crews",
-      "console", "fire",    "log",      "dispatch",  "geo"};
+      "server", "storage", "registry", "terminals", "crews", "console",
+      "fire",   "log",     "dispatch", "geo",       "http",  "tls"};
   for (const auto& [key, value] : root)
     if (!tables.contains(key.str()))
       throw std::runtime_error(source + ": " + std::string(key.str()) + ": unknown table");
 
   server_config c;
   {
-    table_reader t(subtable(root, "server", source), source, "server");
+    toml_table_reader t(subtable(root, "server", source), source, "server");
     c.listen_address = t.string("listen_address", c.listen_address);
     c.terminal_port =
         static_cast<std::uint16_t>(t.integer("terminal_port", c.terminal_port, 0, 65535));
     c.http_port = static_cast<std::uint16_t>(t.integer("http_port", c.http_port, 0, 65535));
     c.threads = static_cast<unsigned>(t.integer("threads", c.threads, 1, 64));
     c.web_root = t.string("web_root", c.web_root.string());
+    c.auth_max_failures = static_cast<std::size_t>(t.integer(
+        "auth_max_failures", static_cast<std::int64_t>(c.auth_max_failures), 0, 1'000'000));
+    c.auth_failure_window = t.duration("auth_failure_window_s", c.auth_failure_window, 1, 86'400);
+    c.auth_lockout = t.duration("auth_lockout_s", c.auth_lockout, 1, 86'400);
     t.finish();
   }
   {
-    table_reader t(subtable(root, "storage", source), source, "storage");
+    toml_table_reader t(subtable(root, "storage", source), source, "storage");
+    c.storage_backend = t.string("backend", c.storage_backend);
+    if (std::ranges::find(storage::storage_backends(), c.storage_backend) ==
+        storage::storage_backends().end()) {
+      std::string known;
+      for (const auto& name : storage::storage_backends())
+        known += (known.empty() ? "\"" : ", \"") + name + "\"";
+      t.fail("backend",
+             "unknown storage backend \"" + c.storage_backend + "\" (known: " + known + ")");
+    }
     c.journal_path = t.string("journal_path", c.journal_path.string());
     c.signing_key_path = t.string("signing_key_path", c.signing_key_path.string());
     c.outbox_path = t.string("outbox_path", c.outbox_path.string());
     c.registry_db_path = t.string("registry_db_path", c.registry_db_path.string());
+    c.positions_path = t.string("positions_path", c.positions_path.string());
     c.checkpoint_every_records = static_cast<std::uint64_t>(
         t.integer("checkpoint_every_records", static_cast<std::int64_t>(c.checkpoint_every_records),
                   1, 100'000'000));
@@ -135,23 +68,49 @@ server_config parse_server_config(std::string_view toml_text, std::string_view s
     t.finish();
   }
   {
-    table_reader t(subtable(root, "registry", source), source, "registry");
+    toml_table_reader t(subtable(root, "registry", source), source, "registry");
     c.registry_dir = t.string("dir", c.registry_dir.string());
     t.finish();
   }
   {
-    table_reader t(subtable(root, "terminals", source), source, "terminals");
+    toml_table_reader t(subtable(root, "terminals", source), source, "terminals");
     c.terminal_ping_interval = t.duration("ping_interval_s", c.terminal_ping_interval, 1, 3600);
     c.terminal_idle_timeout = t.duration("idle_timeout_s", c.terminal_idle_timeout, 2, 86'400);
     c.terminal_auth_timeout = t.duration("auth_timeout_s", c.terminal_auth_timeout, 1, 600);
     c.max_frame_bytes =
         static_cast<std::uint32_t>(t.integer("max_frame_bytes", c.max_frame_bytes, 64, 1 << 24));
+    c.terminal_max_connections = static_cast<std::size_t>(t.integer(
+        "max_connections", static_cast<std::int64_t>(c.terminal_max_connections), 1, 10'000'000));
+    c.terminal_max_connections_per_address = static_cast<std::size_t>(t.integer(
+        "max_connections_per_address",
+        static_cast<std::int64_t>(c.terminal_max_connections_per_address), 1, 10'000'000));
+    c.terminal_descriptor_share =
+        t.number("reserved_descriptor_share", c.terminal_descriptor_share, 0.0, 0.95);
     t.finish();
     if (c.terminal_idle_timeout <= c.terminal_ping_interval)
       t.fail("idle_timeout_s", "must be longer than ping_interval_s");
   }
   {
-    table_reader t(subtable(root, "crews", source), source, "crews");
+    toml_table_reader t(subtable(root, "http", source), source, "http");
+    c.http_max_connections = static_cast<std::size_t>(t.integer(
+        "max_connections", static_cast<std::int64_t>(c.http_max_connections), 1, 10'000'000));
+    c.http_max_connections_per_address = static_cast<std::size_t>(
+        t.integer("max_connections_per_address",
+                  static_cast<std::int64_t>(c.http_max_connections_per_address), 1, 10'000'000));
+    c.http_idle_timeout = t.duration("idle_timeout_s", c.http_idle_timeout, 1, 3600);
+    c.http_header_timeout = t.duration("header_timeout_s", c.http_header_timeout, 1, 600);
+    c.http_request_timeout = t.duration("request_timeout_s", c.http_request_timeout, 1, 3600);
+    c.allowed_origins = t.strings("allowed_origins", c.allowed_origins);
+    for (const auto& origin : c.allowed_origins)
+      if (!(origin.starts_with("http://") || origin.starts_with("https://")) ||
+          origin.find('/', origin.find("//") + 2) != std::string::npos)
+        t.fail("allowed_origins",
+               "each entry must be scheme://host[:port], e.g. "
+               "\"https://console.example.cn\", without a path");
+    t.finish();
+  }
+  {
+    toml_table_reader t(subtable(root, "crews", source), source, "crews");
     c.crew_token_secret = t.string("token_secret", c.crew_token_secret);
     c.crew_receipt_timeout = t.duration("receipt_timeout_s", c.crew_receipt_timeout, 1, 3600);
     c.sms_webhook_url = t.string("sms_webhook_url", c.sms_webhook_url);
@@ -161,7 +120,7 @@ server_config parse_server_config(std::string_view toml_text, std::string_view s
   }
   {
     const toml::table* console = subtable(root, "console", source);
-    table_reader t(console, source, "console");
+    toml_table_reader t(console, source, "console");
     if (const toml::node* node = t.get("tokens")) {
       const toml::array* list = node->as_array();
       if (!list) t.fail("tokens", "must be an array of tables");
@@ -170,7 +129,7 @@ server_config parse_server_config(std::string_view toml_text, std::string_view s
         const toml::table* et = entry.as_table();
         const std::string name = "console.tokens[" + std::to_string(i++) + "]";
         if (!et) throw std::runtime_error(source + ": " + name + ": must be a table");
-        table_reader r(et, source, name);
+        toml_table_reader r(et, source, name);
         api_token token;
         token.token = r.string("token", "");
         token.name = r.string("name", "");
@@ -190,7 +149,7 @@ server_config parse_server_config(std::string_view toml_text, std::string_view s
     t.finish();
   }
   {
-    table_reader t(subtable(root, "fire", source), source, "fire");
+    toml_table_reader t(subtable(root, "fire", source), source, "fire");
     c.fire_webhook_url = t.string("webhook_url", c.fire_webhook_url);
     c.fire_inbound_token = t.string("inbound_token", c.fire_inbound_token);
     c.webhook_retry_initial = t.duration("retry_initial_s", c.webhook_retry_initial, 1, 3600);
@@ -198,16 +157,19 @@ server_config parse_server_config(std::string_view toml_text, std::string_view s
     t.finish();
   }
   {
-    table_reader t(subtable(root, "log", source), source, "log");
+    toml_table_reader t(subtable(root, "log", source), source, "log");
     c.log_level = t.string("level", c.log_level);
     static const std::set<std::string, std::less<>> levels = {"trace", "debug", "info",
                                                               "warn",  "error", "critical"};
     if (!levels.contains(c.log_level))
       t.fail("level", "must be one of trace, debug, info, warn, error, critical");
+    c.log_format = t.string("format", c.log_format);
+    if (c.log_format != "text" && c.log_format != "json")
+      t.fail("format", "must be \"text\" or \"json\"");
     t.finish();
   }
   {
-    table_reader t(subtable(root, "geo", source), source, "geo");
+    toml_table_reader t(subtable(root, "geo", source), source, "geo");
     auto& eta = c.ranking.eta;
     eta.road_factor = t.number("road_factor", eta.road_factor, 1.0, 5.0);
     eta.default_speed_kmh = t.number("default_speed_kmh", eta.default_speed_kmh, 1.0, 200.0);
@@ -246,23 +208,60 @@ server_config parse_server_config(std::string_view toml_text, std::string_view s
         t.number("level2_max_radius_m", c.ranking.level2_max_radius_m, 100.0, 500'000.0);
     t.finish();
   }
-  c.policy = parse_escalation_policy(toml_text, source_view);
+  {
+    toml_table_reader t(subtable(root, "tls", source), source, "tls");
+    auto& tls = c.tls;
+    tls.cert_path = t.string("cert_path", tls.cert_path.string());
+    tls.key_path = t.string("key_path", tls.key_path.string());
+    tls.terminal = t.boolean("terminal", tls.terminal);
+    tls.http = t.boolean("http", tls.http);
+    tls.client_ca_path = t.string("client_ca_path", tls.client_ca_path.string());
+    tls.require_client_cert = t.boolean("require_client_cert", tls.require_client_cert);
+    tls.handshake_timeout = t.duration("handshake_timeout_s", tls.handshake_timeout, 1, 120);
+    tls.allow_plain_on_public_address =
+        t.boolean("allow_plain_on_public_address", tls.allow_plain_on_public_address);
+    tls.webhook_ca_path = t.string("webhook_ca_path", tls.webhook_ca_path.string());
+    tls.allow_plain_webhooks = t.boolean("allow_plain_webhooks", tls.allow_plain_webhooks);
+    t.finish();
+    tls.cert_path = resolve(base_dir, tls.cert_path);
+    tls.key_path = resolve(base_dir, tls.key_path);
+    tls.client_ca_path = resolve(base_dir, tls.client_ca_path);
+    tls.webhook_ca_path = resolve(base_dir, tls.webhook_ca_path);
+  }
+  {
+    toml_table_reader t(subtable(root, "dispatch", source), source, "dispatch");
+    auto& p = c.policy;
+    constexpr std::int64_t day_s = 24 * 3600;
+    p.offer_timeout = t.duration("offer_timeout_s", p.offer_timeout, 5, 3600);
+    p.level1_window = t.duration("level1_window_s", p.level1_window, 10, day_s);
+    p.level2_window = t.duration("level2_window_s", p.level2_window, 10, day_s);
+    p.predictive_escalation = t.boolean("predictive_escalation", p.predictive_escalation);
+    p.fire_on_injured = t.boolean("fire_on_injured", p.fire_on_injured);
+    p.urban_target = t.duration("urban_target_min", p.urban_target, 1, 24 * 60);
+    p.rural_target = t.duration("rural_target_min", p.rural_target, 1, 24 * 60);
+    p.merge_window = t.duration("merge_window_s", p.merge_window, 0, day_s);
+    p.max_candidates = static_cast<std::size_t>(
+        t.integer("max_candidates", static_cast<std::int64_t>(p.max_candidates), 1, 50));
+    t.finish();
+  }
 
   c.web_root = resolve(base_dir, c.web_root);
   c.journal_path = resolve(base_dir, c.journal_path);
   c.signing_key_path = resolve(base_dir, c.signing_key_path);
   c.outbox_path = resolve(base_dir, c.outbox_path);
   c.registry_db_path = resolve(base_dir, c.registry_db_path);
+  c.positions_path = resolve(base_dir, c.positions_path);
   c.registry_dir = resolve(base_dir, c.registry_dir);
+  if (const std::string why = check_edge_security(c); !why.empty())
+    throw std::runtime_error(source + ": " + why);
   return c;
 }
 
 server_config load_server_config(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error(path.string() + ": cannot open config file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_server_config(text.str(), path.string(), path.parent_path());
+  auto config =
+      parse_server_config(read_config_file(path, "config file"), path.string(), path.parent_path());
+  config.source_path = path;
+  return config;
 }
 
 }  // namespace rescue::dispatcher

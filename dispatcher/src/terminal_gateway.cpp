@@ -3,18 +3,28 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "rescue/console.pb.h"
+#include "rescue/dispatcher/log_text.hpp"
+#include "rescue/dispatcher/spawn.hpp"
 #include "rescue/dispatcher/terminal_session.hpp"
-#include "rescue/protocol/json.hpp"
 
 namespace rescue::dispatcher {
 
 terminal_gateway::terminal_gateway(asio::io_context& io, const server_config& config,
-                                   dispatch_service& service, metrics& m)
-    : io_(io), config_(config), service_(service), metrics_(m), acceptor_(io) {
+                                   dispatch_service& service, metrics& m,
+                                   std::shared_ptr<auth_throttle> throttle)
+    : io_(io),
+      config_(config),
+      service_(service),
+      metrics_(m),
+      acceptor_(io),
+      tls_(config.tls.terminal ? make_server_tls_context(config.tls, "terminal", true) : nullptr),
+      throttle_(std::move(throttle)),
+      connections_(std::make_shared<connection_limiter>(
+          config.terminal_max_connections, config.terminal_max_connections_per_address)) {
   // Every terminal in the registry is known, and offline until it connects.
   for (const auto& t : service.registry().terminals()) {
     terminal_presence p;
@@ -34,7 +44,7 @@ std::uint16_t terminal_gateway::start() {
   acceptor_.set_option(asio::socket_base::reuse_address(true));
   acceptor_.bind(endpoint);
   acceptor_.listen(asio::socket_base::max_listen_connections);
-  asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
+  asio::co_spawn(acceptor_.get_executor(), accept_loop(), log_if_thrown("terminal accept loop"));
   return acceptor_.local_endpoint().port();
 }
 
@@ -62,12 +72,26 @@ asio::awaitable<void> terminal_gateway::accept_loop() {
                                                         asio::as_tuple(asio::use_awaitable));
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
-      spdlog::warn("terminal accept failed: {}", ec.message());
+      // Out of descriptors the acceptor stays readable: without a pause this loop would spin.
+      metrics_.accept_failures_total.fetch_add(1, std::memory_order_relaxed);
+      co_await pacer_.after_failure(acceptor_, ec);
       continue;
     }
+    pacer_.after_success();
     boost::system::error_code opt_ec;
+    const auto remote = socket.remote_endpoint(opt_ec);
+    if (opt_ec) continue;  // gone already
+    connection_limiter::verdict why{};
+    auto slot = connections_->try_admit(remote.address(), why);
+    if (!slot) {
+      metrics_.terminal_connections_refused_total.fetch_add(1, std::memory_order_relaxed);
+      pacer_.refused(remote.address(), why, connections_->open());
+      socket.close(opt_ec);
+      continue;
+    }
     socket.set_option(asio::ip::tcp::no_delay(true), opt_ec);
-    auto session = std::make_shared<terminal_session>(std::move(socket), *this);
+    auto session = std::make_shared<terminal_session>(std::move(socket), *this, std::move(slot),
+                                                      remote.address());
     {
       std::lock_guard lock(mutex_);
       if (stopped_) co_return;
@@ -91,7 +115,7 @@ void terminal_gateway::online(const std::string& terminal_id, const std::string&
     p.terminal_id = terminal_id;
     p.elevator_id = elevator_id;
     p.online = true;
-    p.online_since_ms = p.last_seen_ms = to_ms(dispatch_service::now());
+    p.online_since_ms = p.last_seen_ms = core::to_ms(dispatch_service::now());
   }
   metrics_.terminal_connections.fetch_add(1, std::memory_order_relaxed);
   if (previous && previous != session) previous->close("replaced by a new connection");
@@ -100,7 +124,7 @@ void terminal_gateway::online(const std::string& terminal_id, const std::string&
 void terminal_gateway::seen(const std::string& terminal_id, const rescue::v1::CarStatus* status) {
   std::lock_guard lock(mutex_);
   auto& p = presence_[terminal_id];
-  p.last_seen_ms = to_ms(dispatch_service::now());
+  p.last_seen_ms = core::to_ms(dispatch_service::now());
   if (status) p.status = *status;
 }
 
@@ -119,24 +143,22 @@ void terminal_gateway::offline(const std::string& terminal_id, const terminal_se
   }
   metrics_.terminal_connections.fetch_sub(1, std::memory_order_relaxed);
   // Silence is not an incident: the terminal is reported offline, people are not assumed trapped.
-  spdlog::info("terminal {} offline: {}", terminal_id, reason);
+  spdlog::info("terminal {} offline: {}", terminal_id, log_safe(reason, 256));
 }
 
 void terminal_gateway::add_routes(http_router& router) {
   router.add(http::verb::get, "/api/v1/terminals", access::auditor,
              [this](request_context ctx) -> asio::awaitable<http_response> {
-               std::string body = "{\"terminals\":[";
-               bool first = true;
+               rescue::v1::TerminalList list;
                for (const auto& p : presence()) {
-                 if (!first) body += ',';
-                 first = false;
-                 body += "{\"terminal_id\":\"" + p.terminal_id + "\",\"elevator_id\":\"" +
-                         p.elevator_id + "\",\"online\":" + (p.online ? "true" : "false") +
-                         ",\"last_seen_ms\":" + std::to_string(p.last_seen_ms) +
-                         ",\"status\":" + protocol::to_json(p.status) + "}";
+                 rescue::v1::TerminalPresence& t = *list.add_terminals();
+                 t.set_terminal_id(p.terminal_id);
+                 t.set_elevator_id(p.elevator_id);
+                 t.set_online(p.online);
+                 t.set_last_seen_ms(p.last_seen_ms);
+                 *t.mutable_status() = p.status;
                }
-               body += "]}";
-               co_return json_response(ctx.request, http::status::ok, std::move(body));
+               co_return json_list_response(ctx.request, list, list.terminals().empty());
              });
 }
 

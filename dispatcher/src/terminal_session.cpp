@@ -8,10 +8,11 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "rescue/dispatcher/log_text.hpp"
+#include "rescue/dispatcher/spawn.hpp"
 #include "rescue/dispatcher/terminal_gateway.hpp"
 
 namespace rescue::dispatcher {
@@ -22,14 +23,46 @@ namespace {
 // A terminal that does not read its acks and pings is broken; its queue must not grow.
 constexpr std::size_t max_queued_frames = 256;
 
+// Unknown terminals are challenged and checked like known ones, against this secret, so that
+// neither the answer nor the time taken tells which ids exist.
+const std::string& decoy_secret() {
+  static const std::string secret = [] {
+    std::string s(16, '\0');
+    RAND_bytes(reinterpret_cast<unsigned char*>(s.data()), static_cast<int>(s.size()));
+    return s;
+  }();
+  return secret;
+}
+
+// Disconnections of connections that never authenticated: a flood of them must not flood the log.
+log_limiter& unauthenticated_log() {
+  static log_limiter limiter;
+  return limiter;
+}
+
 }  // namespace
 
-terminal_session::terminal_session(asio::ip::tcp::socket socket, terminal_gateway& gateway)
+core::cmd::terminal_event terminal_command(const v1::TerminalEvent& event,
+                                           const std::string& terminal_id, std::uint64_t boot_id) {
+  core::cmd::terminal_event c;
+  c.terminal_id = terminal_id;
+  c.seq = event.seq();
+  c.code = event.code();
+  c.status = event.status();
+  c.boot_id = boot_id;
+  return c;
+}
+
+terminal_session::terminal_session(asio::ip::tcp::socket socket, terminal_gateway& gateway,
+                                   connection_slot slot, asio::ip::address remote)
     : strand_(socket.get_executor()),
-      socket_(std::move(socket)),
+      socket_(terminal_stream::make(std::move(socket), gateway.tls_context())),
       gateway_(gateway),
+      slot_(std::move(slot)),
+      remote_(std::move(remote)),
       decoder_(gateway.config().max_frame_bytes),
       ping_timer_(strand_),
+      drained_(strand_),
       last_rx_(std::chrono::steady_clock::now()) {}
 
 std::string terminal_session::expected_answer(const std::string& secret, const std::string& nonce,
@@ -44,7 +77,8 @@ std::string terminal_session::expected_answer(const std::string& secret, const s
 
 void terminal_session::start() {
   asio::co_spawn(
-      strand_, [self = shared_from_this()] { return self->run(); }, asio::detached);
+      strand_, [self = shared_from_this()] { return self->run(); },
+      log_if_thrown("terminal session"));
 }
 
 void terminal_session::close(std::string reason) {
@@ -54,9 +88,21 @@ void terminal_session::close(std::string reason) {
 
 asio::awaitable<void> terminal_session::run() {
   const auto self = shared_from_this();
+  const std::string peer = describe_peer(socket_.socket());
+  if (const auto ec = co_await socket_.server_handshake(gateway_.config().tls.handshake_timeout)) {
+    // Logged there at a bounded rate; shutdown() would log every scanner's connection again.
+    note_tls_handshake_failure("terminal", peer, ec);
+    if (!closed_) {  // else the server is stopping and closed it
+      closed_ = true;
+      boost::system::error_code ignored;
+      socket_.socket().close(ignored);
+      gateway_.stats().terminal_rejected_total.fetch_add(1, std::memory_order_relaxed);
+    }
+    co_return;
+  }
   if (!co_await authenticate()) co_return;
   asio::co_spawn(
-      strand_, [self] { return self->pinger(); }, asio::detached);
+      strand_, [self] { return self->pinger(); }, log_if_thrown("terminal pinger"));
 
   v1::TerminalFrame frame;
   while (co_await read_frame(frame)) {
@@ -83,7 +129,7 @@ asio::awaitable<void> terminal_session::run() {
             [self, event = frame.event()]() mutable {
               return self->handle_event(std::move(event));
             },
-            asio::detached);
+            log_if_thrown("terminal event"));
         break;
       default:
         shutdown("unexpected frame after authentication: field " +
@@ -110,6 +156,10 @@ asio::awaitable<bool> terminal_session::authenticate() {
     }
   } guard{auth_timer, done};
 
+  if (gateway_.throttle().locked(remote_)) {
+    shutdown("too many failed authentications from this address; try later");
+    co_return false;
+  }
   v1::TerminalFrame frame;
   if (!co_await read_frame(frame)) co_return false;
   if (!frame.has_hello() || frame.hello().terminal_id().empty()) {
@@ -118,12 +168,9 @@ asio::awaitable<bool> terminal_session::authenticate() {
   }
   const std::string claimed = frame.hello().terminal_id();
   const auto* terminal = gateway_.service().registry().terminal(claimed);
-  if (!terminal) {
-    shutdown("unknown terminal " + claimed);
-    co_return false;
-  }
   boot_id_ = frame.hello().boot_id();
 
+  // Known or not, the terminal gets a challenge and the same answer to a wrong response.
   std::string nonce(32, '\0');
   RAND_bytes(reinterpret_cast<unsigned char*>(nonce.data()), static_cast<int>(nonce.size()));
   v1::TerminalFrame challenge;
@@ -131,33 +178,46 @@ asio::awaitable<bool> terminal_session::authenticate() {
   send(challenge);
 
   if (!co_await read_frame(frame)) co_return false;
-  const std::string expected = expected_answer(terminal->secret(), nonce, claimed);
-  const bool ok =
+  const std::string expected =
+      expected_answer(terminal ? terminal->secret() : decoy_secret(), nonce, claimed);
+  const bool matches =
       frame.has_auth_answer() && frame.auth_answer().hmac().size() == expected.size() &&
       CRYPTO_memcmp(frame.auth_answer().hmac().data(), expected.data(), expected.size()) == 0;
-  v1::TerminalFrame result;
-  result.mutable_auth_result()->set_ok(ok);
-  if (!ok) {
-    // Flushed before closing, so the terminal learns why even when the socket is slow.
-    result.mutable_auth_result()->set_reason("authentication failed");
-    v1::TerminalFrame bye;
-    bye.mutable_goodbye()->set_reason("authentication failed");
-    std::string bytes;
-    if (!protocol::append_frame(result, bytes, gateway_.config().max_frame_bytes) &&
-        !protocol::append_frame(bye, bytes, gateway_.config().max_frame_bytes) && !writing_) {
-      writing_ = true;
-      co_await asio::async_write(socket_, asio::buffer(bytes), asio::as_tuple(asio::use_awaitable));
-      writing_ = false;
-      said_goodbye_ = true;
-    }
-    shutdown("authentication failed for terminal " + claimed);
+  if (!terminal || !matches) {
+    co_await refuse_authentication(claimed, !terminal                 ? "unknown terminal id"
+                                            : frame.has_auth_answer() ? "wrong answer"
+                                                                      : "no answer");
     co_return false;
   }
+  v1::TerminalFrame result;
+  result.mutable_auth_result()->set_ok(true);
   send(result);
   terminal_id_ = claimed;
   elevator_id_ = terminal->elevator_id();
   gateway_.online(terminal_id_, elevator_id_, self);
   co_return true;
+}
+
+asio::awaitable<void> terminal_session::refuse_authentication(std::string_view claimed,
+                                                              std::string_view why) {
+  const auto self = shared_from_this();
+  gateway_.throttle().failed(remote_, "terminal", claimed, why);
+  // Flushed before closing, so the terminal learns why even when the socket is slow. The challenge
+  // may still be on its way out (its write completes after the answer was read): the refusal goes
+  // behind it, and the auth timer still bounds the whole wait.
+  v1::TerminalFrame result;
+  result.mutable_auth_result()->set_ok(false);
+  result.mutable_auth_result()->set_reason("authentication failed");
+  v1::TerminalFrame bye;
+  bye.mutable_goodbye()->set_reason("authentication failed");
+  send(result);
+  send(bye);
+  while (writing_ && !closed_) {
+    drained_.expires_at(asio::steady_timer::time_point::max());
+    co_await drained_.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  said_goodbye_ = true;
+  shutdown("authentication failed");
 }
 
 asio::awaitable<bool> terminal_session::read_frame(v1::TerminalFrame& frame) {
@@ -166,7 +226,8 @@ asio::awaitable<bool> terminal_session::read_frame(v1::TerminalFrame& frame) {
     boost::system::error_code ec;
     if (decoder_.next(frame, ec)) co_return true;
     if (ec) {
-      shutdown("bad frame: " + ec.message());
+      shutdown("bad frame: " + ec.message() +
+               (decoder_.detail().empty() ? std::string{} : ": " + decoder_.detail()));
       co_return false;
     }
     // Terminal frames are small; a small buffer keeps 20 000 idle connections cheap.
@@ -209,15 +270,10 @@ asio::awaitable<void> terminal_session::pinger() {
 
 asio::awaitable<void> terminal_session::handle_event(v1::TerminalEvent event) {
   const auto self = shared_from_this();
-  cmd::terminal_event c;
-  c.terminal_id = terminal_id_;
-  c.seq = event.seq();
-  c.code = event.code();
-  c.status = event.status();
-  c.boot_id = boot_id_;
-  const outcome out = co_await gateway_.service().async_submit(std::move(c), asio::use_awaitable);
+  const core::outcome out = co_await gateway_.service().async_submit(
+      terminal_command(event, terminal_id_, boot_id_), asio::use_awaitable);
   for (const auto& effect : out.effects) {
-    if (const auto* ack = std::get_if<fx::ack_terminal>(&effect)) {
+    if (const auto* ack = std::get_if<core::fx::ack_terminal>(&effect)) {
       v1::TerminalFrame frame;
       frame.mutable_ack()->set_seq(ack->seq);
       send(frame);
@@ -226,7 +282,7 @@ asio::awaitable<void> terminal_session::handle_event(v1::TerminalEvent event) {
   }
   // Without an ack the terminal resends; a refusal here is a registry or journal problem.
   spdlog::error("terminal {} event seq {} not acknowledged: {}", terminal_id_, event.seq(),
-                out.ok() ? std::string("no acknowledgement") : out.reason);
+                out.ok() ? std::string("no acknowledgement") : log_safe(out.reason, 256));
 }
 
 void terminal_session::send(const v1::TerminalFrame& frame) {
@@ -244,7 +300,8 @@ void terminal_session::send(const v1::TerminalFrame& frame) {
   if (!writing_) {
     writing_ = true;
     asio::co_spawn(
-        strand_, [self = shared_from_this()] { return self->write_loop(); }, asio::detached);
+        strand_, [self = shared_from_this()] { return self->write_loop(); },
+        log_if_thrown("terminal writer"));
   }
 }
 
@@ -260,17 +317,24 @@ asio::awaitable<void> terminal_session::write_loop() {
     outbox_.pop_front();
   }
   writing_ = false;
+  drained_.cancel();
 }
 
 void terminal_session::shutdown(const std::string& reason) {
   if (closed_) return;
   closed_ = true;
-  const std::string who = terminal_id_.empty() ? "unauthenticated terminal" : terminal_id_;
   const bool orderly = reason == "closed by terminal" || reason == "server stopping";
-  if (orderly)
-    spdlog::info("{} disconnected: {}", who, reason);
-  else
-    spdlog::warn("{} disconnected: {}", who, reason);
+  std::uint64_t suppressed = 0;
+  if (!terminal_id_.empty()) {
+    if (orderly)
+      spdlog::info("terminal {} disconnected: {}", terminal_id_, log_safe(reason, 256));
+    else
+      spdlog::warn("terminal {} disconnected: {}", terminal_id_, log_safe(reason, 256));
+  } else if (unauthenticated_log().allow(suppressed)) {
+    spdlog::log(orderly ? spdlog::level::info : spdlog::level::warn,
+                "unauthenticated terminal {} disconnected: {}{}", remote_.to_string(),
+                log_safe(reason, 256), suppressed_note(suppressed));
+  }
   if (!orderly && reason.rfind("idle", 0) != 0)
     gateway_.stats().terminal_rejected_total.fetch_add(1, std::memory_order_relaxed);
 
@@ -282,11 +346,11 @@ void terminal_session::shutdown(const std::string& reason) {
   // Only between frames: a goodbye must not land inside a frame that is half written.
   if (!writing_ && !said_goodbye_ &&
       !protocol::append_frame(bye, bytes, gateway_.config().max_frame_bytes)) {
-    socket_.non_blocking(true, ec);
+    socket_.socket().non_blocking(true, ec);
     if (!ec) socket_.write_some(asio::buffer(bytes), ec);
   }
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  socket_.close(ec);
+  socket_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.socket().close(ec);
   ping_timer_.cancel();
   gateway_.offline(terminal_id_, this, reason);
 }

@@ -1,5 +1,7 @@
 #include "rescue/dispatcher/webhook_client.hpp"
 
+#include "rescue/dispatcher/tls.hpp"
+
 #include <cctype>
 #include <memory>
 
@@ -29,15 +31,48 @@ namespace {
 constexpr std::size_t max_response_body = 64 * 1024;
 constexpr std::size_t kept_response_body = 4 * 1024;
 
+class webhook_category_impl : public boost::system::error_category {
+ public:
+  const char* name() const noexcept override { return "webhook"; }
+  std::string message(int e) const override {
+    switch (static_cast<webhook_errc>(e)) {
+      case webhook_errc::plain_http_refused:
+        return "plain http:// to a non-loopback address refused (use https://, or set "
+               "tls.allow_plain_webhooks)";
+    }
+    return "webhook error " + std::to_string(e);
+  }
+};
+
+bool has_scheme(std::string_view url, std::string_view scheme) {
+  if (url.size() <= scheme.size()) return false;
+  for (std::size_t i = 0; i < scheme.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(url[i])) != scheme[i]) return false;
+  return true;
+}
+
 }  // namespace
 
+const boost::system::error_category& webhook_category() {
+  static const webhook_category_impl category;
+  return category;
+}
+
+boost::system::error_code make_error_code(webhook_errc e) {
+  return {static_cast<int>(e), webhook_category()};
+}
+
 std::optional<http_url> parse_http_url(std::string_view url) {
-  constexpr std::string_view scheme = "http://";
-  if (url.size() <= scheme.size()) return std::nullopt;
-  for (std::size_t i = 0; i < scheme.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(url[i])) != scheme[i]) return std::nullopt;
-  url.remove_prefix(scheme.size());
   http_url out;
+  if (has_scheme(url, "https://")) {
+    out.tls = true;
+    out.port = "443";
+    url.remove_prefix(8);
+  } else if (has_scheme(url, "http://")) {
+    url.remove_prefix(7);
+  } else {
+    return std::nullopt;
+  }
   const std::size_t slash = url.find_first_of("/?");
   std::string_view authority = url.substr(0, slash);
   if (slash != std::string_view::npos) {
@@ -73,6 +108,11 @@ std::string webhook_result::describe() const {
   return text;
 }
 
+webhook_client::webhook_client(std::chrono::milliseconds timeout, webhook_tls_options tls)
+    : timeout_(timeout),
+      allow_plain_(tls.allow_plain),
+      tls_(make_client_tls_context(tls.ca_path)) {}
+
 asio::awaitable<webhook_result> webhook_client::post_json(std::string url, std::string body) const {
   webhook_result result;
   const auto target = parse_http_url(url);
@@ -80,6 +120,8 @@ asio::awaitable<webhook_result> webhook_client::post_json(std::string url, std::
     result.ec = asio::error::invalid_argument;
     co_return result;
   }
+  // Held for the whole call, whatever happens to the client meanwhile.
+  const std::shared_ptr<ssl::context> tls = tls_;
   const auto ex = co_await asio::this_coro::executor;
   const auto deadline = std::chrono::steady_clock::now() + timeout_;
 
@@ -98,18 +140,42 @@ asio::awaitable<webhook_result> webhook_client::post_json(std::string url, std::
     co_return result;
   }
 
-  beast::tcp_stream stream(ex);
+  // The check is on the resolved addresses: a name can point anywhere.
+  if (!target->tls && !allow_plain_) {
+    for (const auto& entry : endpoints) {
+      if (!entry.endpoint().address().is_loopback()) {
+        result.ec = make_error_code(webhook_errc::plain_http_refused);
+        co_return result;
+      }
+    }
+  }
+
+  http_stream stream = http_stream::make(beast::tcp_stream(ex), target->tls ? tls.get() : nullptr);
   stream.expires_at(deadline);
   auto [connect_ec, endpoint] =
-      co_await stream.async_connect(endpoints, asio::as_tuple(asio::use_awaitable));
+      co_await stream.next_layer().async_connect(endpoints, asio::as_tuple(asio::use_awaitable));
   if (connect_ec) {
     result.ec = connect_ec;
     co_return result;
   }
+  if (stream.is_tls()) {
+    if (const auto ec = expect_server_identity(stream.tls().native_handle(), target->host)) {
+      result.ec = ec;
+      co_return result;
+    }
+    auto [handshake_ec] = co_await stream.tls().async_handshake(
+        ssl::stream_base::client, asio::as_tuple(asio::use_awaitable));
+    if (handshake_ec) {
+      result.ec = handshake_ec;
+      co_return result;
+    }
+  }
 
   http::request<http::string_body> request{http::verb::post, target->target, 11};
-  request.set(http::field::host,
-              target->port == "80" ? target->host : target->host + ":" + target->port);
+  const bool default_port = target->port == (target->tls ? "443" : "80");
+  const std::string host =
+      target->host.find(':') != std::string::npos ? "[" + target->host + "]" : target->host;
+  request.set(http::field::host, default_port ? host : host + ":" + target->port);
   request.set(http::field::user_agent, "rescue-dispatchd");
   request.set(http::field::content_type, "application/json");
   request.set(http::field::connection, "close");
@@ -136,43 +202,6 @@ asio::awaitable<webhook_result> webhook_client::post_json(std::string url, std::
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
   co_return result;
-}
-
-std::string json_quote(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out.push_back('"');
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          static constexpr char digits[] = "0123456789abcdef";
-          out += "\\u00";
-          out.push_back(digits[c >> 4]);
-          out.push_back(digits[c & 0x0f]);
-        } else {
-          out.push_back(ch);  // UTF-8 passes through unchanged
-        }
-    }
-  }
-  out.push_back('"');
-  return out;
 }
 
 }  // namespace rescue::dispatcher

@@ -115,63 +115,10 @@ crew_index::~crew_index() = default;
 crew_index::crew_index(crew_index&&) noexcept = default;
 crew_index& crew_index::operator=(crew_index&&) noexcept = default;
 
-void crew_index::register_unit(const std::string& unit_id, v1::OrganisationKind kind,
-                               bool level2_participant) {
-  table_.register_unit(unit_id, kind, level2_participant);
-}
-
-void crew_index::register_unit(const v1::MaintenanceUnit& unit) {
-  table_.register_unit(unit.id(), unit.kind(), unit.level2_participant());
-}
-
-crew_update crew_index::upsert(const crew_record& crew) {
-  lat_lon previous;
-  bool existed = false;
-  const auto slot = table_.upsert(crew, &previous, &existed);
-  if (!slot) return crew_update::invalid_position;
-  if (existed) tree_->index.remove(tree_value(to_unit_sphere(previous), *slot));
-  tree_->index.insert(tree_value(to_unit_sphere(crew.position), *slot));
-  return crew_update::applied;
-}
-
-crew_update crew_index::upsert(const v1::CrewMember& member) {
-  return upsert(crew_record::from(member));
-}
-
-crew_update crew_index::move(const std::string& crew_id, lat_lon position, std::int64_t at_ms) {
-  const auto slot = table_.find(crew_id);
-  if (!slot) return crew_update::unknown_crew;
-  if (!is_valid(position)) return crew_update::invalid_position;
-  const lat_lon previous = table_.crew(*slot).position;
-  // A crew standing still only refreshes its timestamp: no tree surgery.
-  if (previous.lat != position.lat || previous.lon != position.lon) {
-    tree_->index.remove(tree_value(to_unit_sphere(previous), *slot));
-    tree_->index.insert(tree_value(to_unit_sphere(position), *slot));
-  }
-  table_.set_position(*slot, position, at_ms);
-  return crew_update::applied;
-}
-
-crew_update crew_index::remove(const std::string& crew_id) {
-  const auto slot = table_.find(crew_id);
-  if (!slot) return crew_update::unknown_crew;
-  tree_->index.remove(tree_value(to_unit_sphere(table_.crew(*slot).position), *slot));
-  table_.remove(*slot);
-  return crew_update::applied;
-}
-
-crew_update crew_index::set_on_duty(const std::string& crew_id, bool on_duty) {
-  const auto slot = table_.find(crew_id);
-  if (!slot) return crew_update::unknown_crew;
-  table_.crew(*slot).on_duty = on_duty;
-  return crew_update::applied;
-}
-
-crew_update crew_index::set_busy(const std::string& crew_id, std::uint64_t job) {
-  const auto slot = table_.find(crew_id);
-  if (!slot) return crew_update::unknown_crew;
-  table_.crew(*slot).current_job = job;
-  return crew_update::applied;
+void crew_index::placed(std::uint32_t slot, std::optional<lat_lon> from,
+                        std::optional<lat_lon> to) {
+  if (from) tree_->index.remove(tree_value(to_unit_sphere(*from), slot));
+  if (to) tree_->index.insert(tree_value(to_unit_sphere(*to), slot));
 }
 
 crew_ranking crew_index::rank(const crew_query& query) const {

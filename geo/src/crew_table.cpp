@@ -12,7 +12,6 @@ crew_record crew_record::from(const rescue::v1::CrewMember& member) {
     r.position = {member.position().lat(), member.position().lon()};
     r.position_at_ms = member.position_at_ms();
   }
-  r.current_job = member.current_incident_id();
   return r;
 }
 
@@ -86,7 +85,6 @@ std::optional<std::uint32_t> crew_table::upsert(const crew_record& record,
   c.live = true;
   c.licensed = record.licensed;
   c.on_duty = record.on_duty;
-  c.current_job = record.current_job;
   set_position(slot, record.position, record.position_at_ms);
   return slot;
 }

@@ -18,9 +18,16 @@ query_context::query_context(const crew_table& t, const crew_query& q, const ran
 
 namespace {
 
+bool on_duty(const crew_entry& c, const query_context& ctx) {
+  if (ctx.query.duty) {
+    if (const auto it = ctx.query.duty->find(c.id); it != ctx.query.duty->end()) return it->second;
+  }
+  return c.on_duty;
+}
+
 v1::ExclusionReason momentary_reason(const crew_entry& c, const query_context& ctx) {
-  if (!c.on_duty) return v1::EXCLUSION_OFF_DUTY;
-  if (c.current_job != 0 || ctx.query.engaged.contains(c.id)) return v1::EXCLUSION_BUSY;
+  if (!on_duty(c, ctx)) return v1::EXCLUSION_OFF_DUTY;
+  if (ctx.query.engaged.contains(c.id)) return v1::EXCLUSION_BUSY;
   if (ctx.query.now_ms - c.position_at_ms > ctx.config.max_position_age.count()) {
     return v1::EXCLUSION_STALE_POSITION;
   }

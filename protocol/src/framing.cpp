@@ -16,6 +16,8 @@ class frame_category_impl final : public std::error_category {
         return "frame payload is not a valid message";
       case frame_error::message_too_large:
         return "message is larger than the maximum frame size";
+      case frame_error::undefined_value:
+        return "frame holds an enum value its schema does not define";
     }
     return "unknown frame error";
   }

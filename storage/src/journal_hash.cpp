@@ -31,6 +31,10 @@ class journal_category_impl final : public std::error_category {
         return "event cannot be journaled";
       case journal_errc::key_unavailable:
         return "checkpoint signing key unavailable";
+      case journal_errc::stale_writer:
+        return "another writer appended to the journal";
+      case journal_errc::unsupported_schema:
+        return "journal written by a newer version (or not upgraded yet)";
     }
     return "unknown journal error";
   }
@@ -41,12 +45,6 @@ class journal_category_impl final : public std::error_category {
 const std::error_category& journal_category() noexcept {
   static const journal_category_impl category;
   return category;
-}
-
-std::string event_type_name(const rescue::v1::Event& event) {
-  if (event.body_case() == rescue::v1::Event::BODY_NOT_SET) return "unset";
-  const auto* field = rescue::v1::Event::descriptor()->FindFieldByNumber(event.body_case());
-  return field ? field->name() : "unknown";
 }
 
 std::string genesis_hash() {

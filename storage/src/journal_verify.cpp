@@ -50,13 +50,6 @@ void note(verify_result& r, verify_failure f, std::uint64_t seq, std::string rea
 
 namespace {
 
-// event_type_name(event) == type, without building a string per record.
-bool type_matches(const rescue::v1::Event& event, const std::string& type) {
-  if (event.body_case() == rescue::v1::Event::BODY_NOT_SET) return type == "unset";
-  const auto* field = rescue::v1::Event::descriptor()->FindFieldByNumber(event.body_case());
-  return field && field->name() == type;
-}
-
 // Checks one contiguous seq range [from, to]. Ranges run on separate threads; the hash of the
 // record before `from` is not known here, so the link into the range is checked by the caller.
 struct range_check {
@@ -115,10 +108,10 @@ struct range_check {
           fail(verify_failure::payload_mismatch, r.seq, at() + "payload is not a valid Event");
           return false;
         }
-        if (event.incident_id() != r.incident_id || !type_matches(event, r.event_type)) {
+        if (event.incident_id() != r.incident_id || event_type_name(event) != r.event_type) {
           fail(verify_failure::payload_mismatch, r.seq,
                at() + "payload (incident " + std::to_string(event.incident_id()) + ", " +
-                   event_type_name(event) + ") disagrees with the columns (incident " +
+                   std::string(event_type_name(event)) + ") disagrees with the columns (incident " +
                    std::to_string(r.incident_id) + ", " + r.event_type + ")");
           return false;
         }

@@ -1,5 +1,8 @@
 #include "rescue/storage/registry_sqlite.hpp"
 
+#include "rescue/storage/private_files.hpp"
+#include "rescue/storage/sqlite_statement.hpp"
+
 #include <sqlite3.h>
 
 #include <memory>
@@ -37,42 +40,34 @@ CREATE TABLE terminals(id TEXT PRIMARY KEY, elevator_id TEXT NOT NULL);
 struct db_closer {
   void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
 };
-struct stmt_finalizer {
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
-using statement = std::unique_ptr<sqlite3_stmt, stmt_finalizer>;
 
-// Binds each value in order and steps once; false on any SQLite error.
+// Binds each value in order and steps once; false on any SQLite error. Empty text is NULL.
 class inserter {
  public:
-  inserter(sqlite3* db, const char* sql) {
-    sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, nullptr) == SQLITE_OK) stmt_.reset(s);
-  }
-  bool ok() const { return stmt_ != nullptr; }
+  inserter(sqlite3* db, const char* sql) : stmt_(db, sql) {}
+  bool ok() const { return stmt_.ok(); }
 
   template <class... Values>
   bool row(const Values&... values) {
-    sqlite3_reset(stmt_.get());
+    stmt_.reset();
     int i = 0;
     (bind(++i, values), ...);
-    return sqlite3_step(stmt_.get()) == SQLITE_DONE;
+    return stmt_.step() == SQLITE_DONE;
   }
 
  private:
   void bind(int i, const std::string& v) {
     if (v.empty())
-      sqlite3_bind_null(stmt_.get(), i);
+      stmt_.bind_null(i);
     else
-      sqlite3_bind_text(stmt_.get(), i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+      stmt_.bind_text(i, v);
   }
-  void bind(int i, const char* v) { bind(i, std::string(v)); }
-  void bind(int i, double v) { sqlite3_bind_double(stmt_.get(), i, v); }
-  void bind(int i, std::int64_t v) { sqlite3_bind_int64(stmt_.get(), i, v); }
-  void bind(int i, bool v) { sqlite3_bind_int(stmt_.get(), i, v ? 1 : 0); }
-  void bind(int i, std::uint32_t v) { sqlite3_bind_int64(stmt_.get(), i, v); }
+  void bind(int i, double v) { stmt_.bind(i, v); }
+  void bind(int i, std::int64_t v) { stmt_.bind(i, v); }
+  void bind(int i, bool v) { stmt_.bind(i, std::int64_t{v ? 1 : 0}); }
+  void bind(int i, std::uint32_t v) { stmt_.bind(i, std::int64_t{v}); }
 
-  statement stmt_;
+  sqlite_statement stmt_;
 };
 
 std::string place_word(v1::PlaceType p) {
@@ -109,6 +104,8 @@ std::string write_registry_sqlite(const registry& reg, const std::filesystem::pa
   const std::filesystem::path temp = file.string() + ".new";
   std::error_code fs_ec;
   std::filesystem::remove(temp, fs_ec);
+  if (const auto ec = create_private_file(temp))
+    return "cannot create " + temp.string() + ": " + ec.message();
   sqlite3* raw = nullptr;
   if (sqlite3_open_v2(temp.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
       SQLITE_OK) {

@@ -112,13 +112,16 @@ async function scenario(server, browser, shots) {
   await crewPage.fill('input[name=token]', server.crewToken(crewId));
   await crewPage.click('#signin-form button[type=submit]');
   await crewPage.waitForSelector('#conn[data-state=online]', { timeout: waitMs });
+  // The shift switch shows what the server holds, sent on connect.
+  await crewPage.waitForSelector('#shift-state[data-duty=on]', { timeout: waitMs });
   await crewPage.fill('input[name=lat]', String(crewSpot.lat));
   await crewPage.fill('input[name=lon]', String(crewSpot.lon));
   await crewPage.click('#manual-form button[type=submit]');
   await poll('the crew position on the server', async () => {
     const r = await api(server, auditorToken, 'GET', '/api/v1/crews');
     const c = r.json?.crews?.find((x) => x.id === crewId);
-    return c?.position && Math.abs(c.position.lat - crewSpot.lat) < 1e-6 && c.position_age_s < 60;
+    // position_age_s is left out when it is 0, like every default in the JSON mapping.
+    return c?.position && Math.abs(c.position.lat - crewSpot.lat) < 1e-6 && (c.position_age_s || 0) < 60;
   });
 
   log('console: operator signs in, looks the elevator up by rescue code and creates the incident');
@@ -162,6 +165,15 @@ async function scenario(server, browser, shots) {
   check(await consolePage.getAttribute(rowSel, 'data-clock') === 'ok', 'the clock is green with ~30 minutes left');
   await shot(consolePage, '03-console-accepted');
 
+  log('console: the accepted crew is busy in the crews list and on the map');
+  await poll('the crew busy on its job in /api/v1/crews', async () => {
+    const r = await api(server, auditorToken, 'GET', '/api/v1/crews');
+    const c = r.json?.crews?.find((x) => x.id === crewId);
+    return c?.busy === true && String(c.current_incident_id) === String(incidentId);
+  });
+  await consolePage.waitForFunction(() => Number(document.querySelector('.legend [data-count=busy]')?.textContent) >= 1,
+    null, { timeout: waitMs });
+
   log('crew page: departed, arrived, released');
   for (const [action, status] of [['departed', 'departed'], ['arrived', 'arrived'], ['released', 'released']]) {
     await crewPage.click(`${job} button[data-action=${action}]`);
@@ -169,6 +181,28 @@ async function scenario(server, browser, shots) {
     else await crewPage.waitForSelector(`${job}[data-status=${status}]`, { timeout: waitMs });
   }
   await shot(crewPage, '04-crew-released');
+
+  log('console and crew page: free again after release; the crew signs off and on');
+  await poll('the crew free again in /api/v1/crews', async () => {
+    const r = await api(server, auditorToken, 'GET', '/api/v1/crews');
+    const c = r.json?.crews?.find((x) => x.id === crewId);
+    return c && !c.busy && !c.current_incident_id;
+  });
+  await consolePage.waitForFunction(() => document.querySelector('.legend [data-count=busy]')?.textContent === '0',
+    null, { timeout: waitMs });
+  const offBefore = Number(await consolePage.textContent('.legend [data-count=off]'));
+  await crewPage.click('#shift');
+  await crewPage.waitForSelector('#shift-state[data-duty=off]', { timeout: waitMs });
+  await poll('the crew off duty in /api/v1/crews', async () => {
+    const r = await api(server, auditorToken, 'GET', '/api/v1/crews');
+    const c = r.json?.crews?.find((x) => x.id === crewId);
+    return c && !c.on_duty;
+  });
+  await consolePage.waitForFunction((before) => Number(document.querySelector('.legend [data-count=off]')?.textContent) > before,
+    offBefore, { timeout: waitMs });
+  await shot(crewPage, '04b-crew-off-duty');
+  await crewPage.click('#shift');
+  await crewPage.waitForSelector('#shift-state[data-duty=on]', { timeout: waitMs });
 
   log('console: the operator closes with a two-level cause');
   await consolePage.waitForSelector(`${rowSel}[data-stage=STAGE_RELEASED]`, { timeout: waitMs });

@@ -153,6 +153,7 @@ class http_receiver {
 #include "rescue/dispatcher/server_config.hpp"
 #include "rescue/geo/crew_index.hpp"
 #include "rescue/storage/sqlite_journal.hpp"
+#include "rescue/storage/sqlite_outbox_store.hpp"
 
 namespace crew_test {
 
@@ -167,40 +168,46 @@ inline rescue::geo::crew_index index_of(const rescue::storage::registry& registr
   return index;
 }
 
-// A real dispatch service over a real SQLite journal in a temp dir, and an outbox beside it.
+// A real dispatch service over a real SQLite journal in a temp dir, and its outbox.
+// The folder is shared: a restart destroys the parts and builds new ones on the same files.
 struct service_parts {
-  temp_dir dir;
+  std::shared_ptr<temp_dir> dir;
   rescue::storage::registry registry = small_city();
-  rescue::dispatcher::escalation_policy policy;
+  rescue::core::escalation_policy policy;
   rescue::dispatcher::metrics stats;
   rescue::dispatcher::server_config config;
   asio::io_context io;
   std::unique_ptr<rescue::storage::sqlite_journal> journal;
+  std::unique_ptr<rescue::storage::sqlite_outbox_store> store;
   std::unique_ptr<rescue::dispatcher::dispatch_service> service;
   std::unique_ptr<rescue::dispatcher::outbox> box;
 
-  service_parts() {
+  explicit service_parts(std::shared_ptr<temp_dir> files = std::make_shared<temp_dir>())
+      : dir(std::move(files)) {
     rescue::storage::sqlite_journal_config jc;
-    jc.path = dir.path / "journal.db";
+    jc.path = dir->path / "journal.db";
+    // As the server opens it: an outbox file of layout 1 hands its calls to the journal.
+    jc.legacy_outbox_path = dir->path / "outbox.db";
     std::error_code ec;
     journal = rescue::storage::sqlite_journal::open(jc, ec);
     REQUIRE_FALSE(ec);
     service = std::make_unique<rescue::dispatcher::dispatch_service>(
         io, policy, registry, index_of(registry), *journal, stats);
     service->recover();
+    store = rescue::storage::sqlite_outbox_store::open({jc.path, dir->path / "outbox.db"}, ec);
+    REQUIRE_FALSE(ec);
     rescue::dispatcher::outbox_config oc;
-    oc.path = dir.path / "outbox.db";
     oc.retry_initial = 100ms;
     oc.retry_max = 400ms;
-    box = std::make_unique<rescue::dispatcher::outbox>(io, oc, stats);
+    box = std::make_unique<rescue::dispatcher::outbox>(io, *store, *journal, oc, stats);
   }
 
   // Submits from the test thread while the io_context runs on its own thread.
-  rescue::dispatcher::outcome submit(rescue::dispatcher::command c) {
-    auto done = std::make_shared<std::promise<rescue::dispatcher::outcome>>();
+  rescue::core::outcome submit(rescue::core::command c) {
+    auto done = std::make_shared<std::promise<rescue::core::outcome>>();
     auto result = done->get_future();
-    service->async_submit(
-        std::move(c), [done](rescue::dispatcher::outcome out) { done->set_value(std::move(out)); });
+    service->async_submit(std::move(c),
+                          [done](rescue::core::outcome out) { done->set_value(std::move(out)); });
     REQUIRE(result.wait_for(5s) == std::future_status::ready);
     return result.get();
   }

@@ -11,54 +11,86 @@ using rescue::dispatcher::outbox_config;
 
 namespace {
 
-outbox_config fast_config(const temp_dir& dir) {
+outbox_config fast_config() {
   outbox_config c;
-  c.path = dir.path / "outbox.db";
   c.retry_initial = 100ms;
   c.retry_max = 400ms;
   c.request_timeout = 2s;
   return c;
 }
 
+// The journal and the outbox in `dir`, as the server opens them.
+struct stores {
+  std::unique_ptr<rescue::storage::sqlite_journal> journal;
+  std::unique_ptr<rescue::storage::sqlite_outbox_store> outbox;
+
+  explicit stores(const temp_dir& dir) {
+    rescue::storage::sqlite_journal_config jc;
+    jc.path = dir.path / "journal.db";
+    std::error_code ec;
+    journal = rescue::storage::sqlite_journal::open(jc, ec);
+    INFO(ec.message());
+    REQUIRE(journal);
+    outbox = rescue::storage::sqlite_outbox_store::open({jc.path, dir.path / "outbox.db"}, ec);
+    INFO(ec.message());
+    REQUIRE(outbox);
+  }
+};
+
+// Enqueues and waits until the call is durable.
+std::error_code enqueue_wait(outbox& box, std::string_view kind, std::uint64_t incident,
+                             const std::string& url, std::string_view body) {
+  auto done = std::make_shared<std::promise<std::error_code>>();
+  auto stored = done->get_future();
+  box.enqueue(kind, incident, url, body, [done](std::error_code ec) { done->set_value(ec); });
+  REQUIRE(stored.wait_for(5s) == std::future_status::ready);
+  return stored.get();
+}
+
 }  // namespace
 
-TEST_CASE("an enqueued message is on disk and still pending after the outbox is reopened",
+TEST_CASE("an enqueued call is on disk and still pending after the outbox is reopened",
           "[crew][outbox][sqlite]") {
   temp_dir dir;
   metrics m;
   asio::io_context io;
   {
-    outbox box(io, fast_config(dir), m);
-    const auto id = box.enqueue("fire_escalation", "http://127.0.0.1:9/hook", R"({"a":1})");
-    CHECK(id > 0);
+    stores files(dir);
+    outbox box(io, *files.outbox, *files.journal, fast_config(), m);
+    CHECK_FALSE(enqueue_wait(box, "fire_escalation", 7, "http://127.0.0.1:9/hook", R"({"a":1})"));
     CHECK(box.pending() == 1);
-    CHECK(m.outbox_pending == 1);
   }  // closed without ever delivering, as after a crash
   metrics fresh;
-  outbox box(io, fast_config(dir), fresh);
+  stores files(dir);
+  outbox box(io, *files.outbox, *files.journal, fast_config(), fresh);
   CHECK(box.pending() == 1);
   CHECK(fresh.outbox_pending == 1);
   const auto rows = box.rows();
   REQUIRE(rows.size() == 1);
   CHECK(rows[0].kind == "fire_escalation");
+  CHECK(rows[0].incident_id == 7);
   CHECK(rows[0].url == "http://127.0.0.1:9/hook");
   CHECK(rows[0].body == R"({"a":1})");
   CHECK(rows[0].attempts == 0);
   CHECK_FALSE(rows[0].delivered_ms);
+  CHECK(box.rows_about(7).size() == 1);
+  CHECK(box.rows_about(8).empty());
 }
 
-TEST_CASE("messages left pending by an earlier run are delivered after a restart",
+TEST_CASE("calls left pending by an earlier run are delivered after a restart",
           "[crew][outbox][sqlite]") {
   temp_dir dir;
   metrics m;
   asio::io_context io;
   http_receiver receiver(io);
   {
-    outbox first(io, fast_config(dir), m);
-    first.enqueue("crew_sms", receiver.url("/sms"), R"({"n":1})");
-    first.enqueue("crew_sms", receiver.url("/sms"), R"({"n":2})");
+    stores files(dir);
+    outbox first(io, *files.outbox, *files.journal, fast_config(), m);
+    CHECK_FALSE(enqueue_wait(first, "crew_sms", 1, receiver.url("/sms"), R"({"n":1})"));
+    CHECK_FALSE(enqueue_wait(first, "crew_sms", 2, receiver.url("/sms"), R"({"n":2})"));
   }
-  outbox box(io, fast_config(dir), m);
+  stores files(dir);
+  outbox box(io, *files.outbox, *files.journal, fast_config(), m);
   io_thread runner(io);
   box.start();
   REQUIRE(eventually([&] { return box.pending() == 0; }));
@@ -71,7 +103,34 @@ TEST_CASE("messages left pending by an earlier run are delivered after a restart
     CHECK(row.delivered_ms);
     CHECK(row.attempts == 1);
   }
-  CHECK(m.outbox_pending == 0);
+  // The gauge follows each recorded attempt.
+  CHECK(eventually([&] { return m.outbox_pending == 0; }));
+  box.stop();
+}
+
+TEST_CASE("a call stored with its event leaves at once: the journal wakes the loop",
+          "[crew][outbox][sqlite]") {
+  temp_dir dir;
+  metrics m;
+  asio::io_context io;
+  http_receiver receiver(io);
+  stores files(dir);
+  outbox box(io, *files.outbox, *files.journal, fast_config(), m);
+  io_thread runner(io);
+  box.start();
+  // Let the loop go to sleep: with nothing due it sleeps 30 s unless woken.
+  std::this_thread::sleep_for(200ms);
+  rescue::v1::Event e;
+  e.set_incident_id(5);
+  e.mutable_note()->set_text("escalated");
+  const auto started = std::chrono::steady_clock::now();
+  files.journal->append({e}, {{"fire_escalation", 5, receiver.url("/119"), R"({"incident_id":5})"}},
+                        nullptr);
+  REQUIRE(eventually([&] { return receiver.count() == 1; }));
+  const auto took = std::chrono::steady_clock::now() - started;
+  INFO(std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+  CHECK(took < 2s);
+  REQUIRE(eventually([&] { return box.pending() == 0; }));
   box.stop();
 }
 
@@ -81,11 +140,12 @@ TEST_CASE("a 500 then a 200 delivers the message once, after a back-off", "[crew
   asio::io_context io;
   http_receiver receiver(io);
   receiver.script({500});
-  outbox box(io, fast_config(dir), m);
+  stores files(dir);
+  outbox box(io, *files.outbox, *files.journal, fast_config(), m);
   io_thread runner(io);
   box.start();
   const auto started = std::chrono::steady_clock::now();
-  box.enqueue("fire_escalation", receiver.url(), R"({"incident_id":7})");
+  REQUIRE_FALSE(enqueue_wait(box, "fire_escalation", 7, receiver.url(), R"({"incident_id":7})"));
   REQUIRE(eventually([&] { return box.pending() == 0; }));
   const auto took = std::chrono::steady_clock::now() - started;
   CHECK(took >= 100ms);                // retry_initial
@@ -104,7 +164,8 @@ TEST_CASE("failed deliveries are retried with doubling back-off up to the maximu
   temp_dir dir;
   metrics m;
   asio::io_context io;
-  outbox box(io, fast_config(dir), m);
+  stores files(dir);
+  outbox box(io, *files.outbox, *files.journal, fast_config(), m);
   CHECK(box.backoff(1) == 100ms);
   CHECK(box.backoff(2) == 200ms);
   CHECK(box.backoff(3) == 400ms);
@@ -118,7 +179,8 @@ TEST_CASE("failed deliveries are retried with doubling back-off up to the maximu
   closed.close();
   io_thread runner(io);
   box.start();
-  box.enqueue("fire_escalation", "http://127.0.0.1:" + std::to_string(port) + "/", "{}");
+  REQUIRE_FALSE(enqueue_wait(box, "fire_escalation", 1,
+                             "http://127.0.0.1:" + std::to_string(port) + "/", "{}"));
   REQUIRE(eventually([&] { return m.webhook_failures_total >= 3; }));
   const auto rows = box.rows();
   REQUIRE(rows.size() == 1);
@@ -130,7 +192,8 @@ TEST_CASE("failed deliveries are retried with doubling back-off up to the maximu
   box.stop();
 }
 
-TEST_CASE("webhook URLs: plain http with host, port and path, and nothing else", "[crew][unit]") {
+TEST_CASE("webhook URLs: http or https with host, port and path, and nothing else",
+          "[crew][unit]") {
   using rescue::dispatcher::parse_http_url;
   const auto u = parse_http_url("http://sms.example.cn:8080/v1/send?x=1");
   REQUIRE(u);
@@ -141,9 +204,13 @@ TEST_CASE("webhook URLs: plain http with host, port and path, and nothing else",
   REQUIRE(bare);
   CHECK(bare->port == "80");
   CHECK(bare->target == "/");
-  CHECK_FALSE(parse_http_url("https://sms.example.cn/"));
+  CHECK_FALSE(bare->tls);
+  const auto secure = parse_http_url("https://sms.example.cn/");
+  REQUIRE(secure);
+  CHECK(secure->tls);
+  CHECK(secure->port == "443");
+  CHECK_FALSE(parse_http_url("ftp://sms.example.cn/"));
   CHECK_FALSE(parse_http_url("http://user:pw@host/"));
   CHECK_FALSE(parse_http_url("http://host:99999/"));
   CHECK_FALSE(parse_http_url(""));
-  CHECK(rescue::dispatcher::json_quote("a\"b\\c\n\x01") == "\"a\\\"b\\\\c\\n\\u0001\"");
 }

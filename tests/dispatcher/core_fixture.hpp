@@ -7,13 +7,14 @@
 #include <string>
 #include <vector>
 
-#include "rescue/dispatcher/incident_core.hpp"
+#include "rescue/core/incident_core.hpp"
+#include "rescue/core/replayer.hpp"
 
 namespace rescue::test {
 
 namespace v1 = rescue::v1;
 using namespace std::chrono_literals;
-using dispatcher::time_point;
+using core::time_point;
 
 // Ranks crews by a fixed ETA per crew: the geo rules in miniature, with no geometry, so that
 // the core's ladder can be tested on its own.
@@ -31,6 +32,13 @@ class fake_crew_finder final : public geo::crew_finder {
   void set_on_duty(const std::string& id, bool on) { crews_.at(id).on_duty = on; }
   mutable std::vector<geo::crew_query> queries;
 
+  // As the real finders: the core's shift changes over the crew's own duty.
+  static bool on_duty(const std::string& id, const crew& c, const geo::crew_query& q) {
+    if (q.duty)
+      if (const auto it = q.duty->find(id); it != q.duty->end()) return it->second;
+    return c.on_duty;
+  }
+
   geo::crew_ranking rank(const geo::crew_query& q) const override {
     queries.push_back(q);
     std::vector<std::pair<std::uint32_t, std::string>> order;
@@ -46,7 +54,7 @@ class fake_crew_finder final : public geo::crew_finder {
       v1::ExclusionReason reason = v1::EXCLUSION_UNSPECIFIED;
       if (!right_level)
         reason = v1::EXCLUSION_WRONG_LEVEL;
-      else if (!c.on_duty)
+      else if (!on_duty(id, c, q))
         reason = v1::EXCLUSION_OFF_DUTY;
       else if (q.engaged.contains(id))
         reason = v1::EXCLUSION_BUSY;
@@ -78,7 +86,7 @@ class fake_crew_finder final : public geo::crew_finder {
     const auto it = crews_.find(crew_id);
     if (it == crews_.end()) return a;
     a.known = true;
-    if (!it->second.on_duty) {
+    if (!on_duty(crew_id, it->second, q)) {
       a.reason = v1::EXCLUSION_OFF_DUTY;
     } else if (q.engaged.contains(crew_id)) {
       a.reason = v1::EXCLUSION_BUSY;
@@ -105,9 +113,9 @@ class fake_crew_finder final : public geo::crew_finder {
 struct world {
   storage::registry registry;
   fake_crew_finder crews;
-  dispatcher::escalation_policy policy;
-  dispatcher::core_state state;
-  time_point now = dispatcher::from_ms(1'700'000'000'000);
+  core::escalation_policy policy;
+  core::core_state state;
+  time_point now = core::from_ms(1'700'000'000'000);
   std::vector<v1::Event> journal;  // every event any accepted command emitted, in order
 
   world() {
@@ -120,13 +128,26 @@ struct world {
     add_elevator("E3", "U1", "10003", "31105001002019000003", v1::AREA_RURAL);
     add_terminal("T1", "E1");
     add_terminal("T2", "E2");
-    crews.add("c11", {"U1", true, 300});
-    crews.add("c12", {"U1", true, 600});
-    crews.add("c13", {"U1", true, 900});
-    crews.add("c21", {"U2", true, 700});
-    crews.add("c22", {"U2", true, 1000});
-    crews.add("s1", {"S1", true, 800});
-    crews.add("c31", {"U3", false, 100});
+    add_crew("c11", {"U1", true, 300});
+    add_crew("c12", {"U1", true, 600});
+    add_crew("c13", {"U1", true, 900});
+    add_crew("c21", {"U2", true, 700});
+    add_crew("c22", {"U2", true, 1000});
+    add_crew("s1", {"S1", true, 800});
+    add_crew("c31", {"U3", false, 100});
+  }
+
+  // In the registry (on duty, licensed) and in the finder.
+  void add_crew(const std::string& id, fake_crew_finder::crew c) {
+    v1::CrewMember m;
+    m.set_id(id);
+    m.set_unit_id(c.unit_id);
+    m.set_name("crew " + id);
+    m.set_certificate("CERT-" + id);
+    m.set_phone("13800000000");
+    m.set_on_duty(c.on_duty);
+    REQUIRE_FALSE(registry.add_crew(m));
+    crews.add(id, c);
   }
 
   void add_unit(const std::string& id, v1::OrganisationKind kind, bool level2) {
@@ -166,9 +187,9 @@ struct world {
     REQUIRE_FALSE(registry.add_terminal(t));
   }
 
-  dispatcher::outcome run(const dispatcher::command& c) {
-    const dispatcher::environment env{policy, registry, crews};
-    auto out = dispatcher::decide(state, c, now, env);
+  core::outcome run(const core::command& c) {
+    const core::environment env{policy, registry, crews};
+    auto out = core::decide(state, c, now, env);
     journal.insert(journal.end(), out.events.begin(), out.events.end());
     return out;
   }
@@ -176,45 +197,51 @@ struct world {
   void advance(std::chrono::milliseconds d) { now += d; }
 
   // Advances the clock to the deadline of `kind` and fires it.
-  dispatcher::outcome fire_deadline(dispatcher::incident_id id, v1::DeadlineKind kind) {
+  core::outcome fire_deadline(core::incident_id id, v1::DeadlineKind kind) {
     const auto& inc = state.incidents.at(id);
     now = std::max(now, inc.deadlines.at(kind));
-    return run(dispatcher::cmd::deadline_fired{id, kind});
+    return run(core::cmd::deadline_fired{id, kind});
   }
 
-  dispatcher::outcome trapped(const std::string& terminal, std::uint64_t seq = 1) {
-    return run(
-        dispatcher::cmd::terminal_event{terminal, seq, v1::EVENT_TRAPPED_BETWEEN_FLOORS, {}});
+  core::outcome trapped(const std::string& terminal, std::uint64_t seq = 1) {
+    return run(core::cmd::terminal_event{terminal, seq, v1::EVENT_TRAPPED_BETWEEN_FLOORS, {}});
   }
 
-  const dispatcher::incident& incident(dispatcher::incident_id id) const {
-    return state.incidents.at(id);
-  }
+  const core::incident& incident(core::incident_id id) const { return state.incidents.at(id); }
 
-  dispatcher::core_state replayed() const {
-    dispatcher::core_state folded;
+  // The state the journal rebuilds, through the replayer the server recovers with.
+  core::core_state replayed() const {
+    core::replayer replay;
     for (const auto& e : journal)
-      dispatcher::apply(folded, e);
-    return folded;
+      replay.feed(e);
+    return std::move(replay).take().state;
   }
 };
 
+// A two-level cause for closing an incident.
+inline v1::Cause door_cause() {
+  v1::Cause cause;
+  cause.set_category(v1::CAUSE_DOOR_SYSTEM);
+  cause.set_sub_cause("door_operator_fault");
+  return cause;
+}
+
 template <class T>
-std::vector<T> effects_of(const dispatcher::outcome& out) {
+std::vector<T> effects_of(const core::outcome& out) {
   std::vector<T> found;
   for (const auto& e : out.effects)
     if (const auto* p = std::get_if<T>(&e)) found.push_back(*p);
   return found;
 }
 
-inline std::vector<v1::Event::BodyCase> kinds_of(const dispatcher::outcome& out) {
+inline std::vector<v1::Event::BodyCase> kinds_of(const core::outcome& out) {
   std::vector<v1::Event::BodyCase> kinds;
   for (const auto& e : out.events)
     kinds.push_back(e.body_case());
   return kinds;
 }
 
-inline bool has_event(const dispatcher::outcome& out, v1::Event::BodyCase kind) {
+inline bool has_event(const core::outcome& out, v1::Event::BodyCase kind) {
   const auto kinds = kinds_of(out);
   return std::find(kinds.begin(), kinds.end(), kind) != kinds.end();
 }

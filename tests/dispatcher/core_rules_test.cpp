@@ -3,11 +3,12 @@
 #include <random>
 
 #include "core_fixture.hpp"
+#include "policy_defaults.hpp"
 
 using namespace rescue::test;
-namespace cmd = rescue::dispatcher::cmd;
-using rescue::dispatcher::command;
-using rescue::dispatcher::refusal;
+namespace cmd = rescue::core::cmd;
+using rescue::core::command;
+using rescue::core::refusal;
 
 namespace {
 
@@ -20,13 +21,6 @@ void expect_refused(world& w, const command& c, refusal expected) {
   CHECK(out.events.empty());
   CHECK(out.effects.empty());
   CHECK(w.state == before);
-}
-
-v1::Cause door_cause() {
-  v1::Cause cause;
-  cause.set_category(v1::CAUSE_DOOR_SYSTEM);
-  cause.set_sub_cause("door_operator_fault");
-  return cause;
 }
 
 }  // namespace
@@ -113,42 +107,26 @@ TEST_CASE("commands that do not fit the state are refused and change nothing", "
   }
 }
 
-TEST_CASE("the policy is read from TOML with defaults, and bad keys are refused",
+// The documented defaults (dispatcher/core/README.md, deploy/rescue-dispatchd.toml) as literals,
+// so a changed default fails here instead of moving the policy object and every test with it.
+// The same values read from TOML: tests/dispatcher/policy_config_test.cpp.
+TEST_CASE("the policy defaults are the documented ones: 60 s offers, 180 s and 300 s windows",
           "[unit][policy]") {
-  using rescue::dispatcher::parse_escalation_policy;
-  const auto defaults = parse_escalation_policy("", "empty.toml");
-  CHECK(defaults.offer_timeout == 60s);
-  CHECK(defaults.urban_target == 30min);
-
-  const auto p = parse_escalation_policy(R"(
-[dispatch]
-offer_timeout_s = 45
-level1_window_s = 240
-level2_window_s = 360
-predictive_escalation = false
-fire_on_injured = true
-urban_target_min = 25
-rural_target_min = 50
-merge_window_s = 300
-max_candidates = 8
-)",
-                                         "policy.toml");
-  CHECK(p.offer_timeout == 45s);
-  CHECK(p.level1_window == 240s);
-  CHECK(p.level2_window == 360s);
-  CHECK_FALSE(p.predictive_escalation);
-  CHECK(p.urban_target == 25min);
-  CHECK(p.rural_target == 50min);
-  CHECK(p.merge_window == 300s);
-  CHECK(p.max_candidates == 8);
-
-  CHECK_THROWS_WITH(parse_escalation_policy("[dispatch]\nofer_timeout_s = 4\n", "p.toml"),
-                    Catch::Contains("dispatch.ofer_timeout_s: unknown key"));
-  CHECK_THROWS_WITH(parse_escalation_policy("[dispatch]\noffer_timeout_s = \"60\"\n", "p.toml"),
-                    Catch::Contains("must be an integer"));
-  CHECK_THROWS_WITH(parse_escalation_policy("[dispatch]\noffer_timeout_s = 1\n", "p.toml"),
-                    Catch::Contains("between 5 and 3600"));
-  CHECK_THROWS_WITH(parse_escalation_policy("[dispatch\n", "p.toml"), Catch::Contains("p.toml:1"));
+  SECTION("a default-constructed policy") {
+    check_documented_policy(rescue::core::escalation_policy{});
+  }
+  SECTION("the core under the defaults: offer at +60 s, level 2 at +180 s, fire at +480 s") {
+    world w;
+    const auto t0 = w.now;
+    const auto id = w.trapped("T1").incident;
+    CHECK(w.incident(id).deadlines.at(v1::DEADLINE_OFFER) == t0 + std::chrono::seconds(60));
+    CHECK(w.incident(id).deadlines.at(v1::DEADLINE_LEVEL_WINDOW) == t0 + std::chrono::seconds(180));
+    CHECK(w.incident(id).target_at == t0 + std::chrono::minutes(30));
+    REQUIRE(w.fire_deadline(id, v1::DEADLINE_LEVEL_WINDOW).ok());
+    CHECK(w.now == t0 + std::chrono::seconds(180));
+    CHECK(w.incident(id).level == v1::LEVEL_2_AREA);
+    CHECK(w.incident(id).deadlines.at(v1::DEADLINE_LEVEL_WINDOW) == t0 + std::chrono::seconds(480));
+  }
 }
 
 // Random command sequences: whatever the core accepts or refuses, folding the events it emitted
@@ -172,7 +150,7 @@ TEST_CASE("folding the emitted events rebuilds the core's state", "[unit][core][
       w.advance(std::chrono::seconds(rng() % 120));
       const auto id = any_incident();
       command c;
-      switch (rng() % 19) {
+      switch (rng() % 20) {
         case 0:
         case 1:
           c = cmd::terminal_event{
@@ -239,9 +217,14 @@ TEST_CASE("folding the emitted events rebuilds the core's state", "[unit][core][
         case 17:
           c = cmd::fire_acknowledged{id, "119"};
           break;
-        default:
+        case 18:
           c = cmd::fire_arrived{id, "119"};
           break;
+        default: {
+          const std::string crew = pick(crews);
+          c = cmd::set_duty{crew, rng() % 2 == 0, crew};
+          break;
+        }
       }
       const auto before = w.state;
       const auto out = w.run(c);
@@ -264,7 +247,7 @@ TEST_CASE("folding the emitted events rebuilds the core's state", "[unit][core][
     REQUIRE(w.replayed() == w.state);
   }
   // The sequences reach every kind of event, so the fold is checked for all of them.
-  for (int field = v1::Event::kOpened; field <= v1::Event::kDeadlineCleared; ++field) {
+  for (int field = v1::Event::kOpened; field <= v1::Event::kCrewDutyChanged; ++field) {
     INFO("event field " << field);
     CHECK(seen_events.contains(field));
   }

@@ -3,9 +3,9 @@
 #include "core_fixture.hpp"
 
 using namespace rescue::test;
-namespace cmd = rescue::dispatcher::cmd;
-namespace fx = rescue::dispatcher::fx;
-using rescue::dispatcher::refusal;
+namespace cmd = rescue::core::cmd;
+namespace fx = rescue::core::fx;
+using rescue::core::refusal;
 using E = v1::Event;
 
 TEST_CASE("a terminal entrapment opens an incident and offers the unit's nearest crew",
@@ -32,7 +32,7 @@ TEST_CASE("a terminal entrapment opens an incident and offers the unit's nearest
   CHECK(offers[0].crew_id == "c11");
   CHECK(offers[0].job.incident_id() == out.incident);
   CHECK(offers[0].job.rescue_code() == "10001");
-  CHECK(offers[0].job.expires_at_ms() == rescue::dispatcher::to_ms(w.now + 60s));
+  CHECK(offers[0].job.expires_at_ms() == rescue::core::to_ms(w.now + 60s));
   const auto acks = effects_of<fx::ack_terminal>(out);
   REQUIRE(acks.size() == 1);
   CHECK(acks[0].seq == 41);
@@ -307,7 +307,7 @@ TEST_CASE("the terminal clearing the entrapment before anyone arrives cancels th
   CHECK(effects_of<fx::ack_terminal>(out).at(0).seq == 2);
   CHECK(w.state.incidents.empty());
   // The crew is free for the next job.
-  CHECK(rescue::dispatcher::engaged_crews(w.state).empty());
+  CHECK(rescue::core::engaged_crews(w.state).empty());
   for (const auto& e : out.events)
     if (e.has_cancelled()) CHECK(e.cancelled().reason() == v1::CANCEL_SELF_RECOVERED);
 }
@@ -409,6 +409,64 @@ TEST_CASE("a crew engaged on one incident is not offered another", "[unit][core]
   const auto second = w.run(cmd::call_alarm{"10003", "", v1::SOURCE_PHONE});
   CHECK(w.incident(second.incident).offer->crew_id == "c12");
   CHECK(w.crews.queries.back().engaged.contains("c11"));
+}
+
+TEST_CASE("a crew that signs off duty is not offered, and is again once it signs back on",
+          "[unit][core]") {
+  world w;
+  const auto off = w.run(cmd::set_duty{"c11", false, "c11"});
+  REQUIRE(off.ok());
+  REQUIRE(off.events.size() == 1);
+  const auto& changed = off.events[0];
+  CHECK(changed.incident_id() == 0);
+  CHECK(changed.crew_duty_changed().crew_id() == "c11");
+  CHECK_FALSE(changed.crew_duty_changed().on_duty());
+  CHECK(changed.crew_duty_changed().actor() == "c11");
+  CHECK(off.effects.empty());  // no incident touched, nothing published
+  CHECK_FALSE(rescue::core::crew_on_duty(w.state, w.registry, "c11"));
+
+  const auto first = w.trapped("T1");
+  CHECK(w.incident(first.incident).offer->crew_id == "c12");
+  const auto& ranked = w.incident(first.incident).last_ranking;
+  const bool excluded_off_duty = std::any_of(
+      ranked.exclusions().begin(), ranked.exclusions().end(),
+      [](const auto& x) { return x.crew_id() == "c11" && x.reason() == v1::EXCLUSION_OFF_DUTY; });
+  CHECK(excluded_off_duty);
+  // An operator cannot hand the job to a crew off duty either.
+  CHECK(w.run(cmd::assign_crew{first.incident, "c11", "op-1"}).refused ==
+        refusal::crew_unavailable);
+
+  REQUIRE(w.run(cmd::set_duty{"c11", true, "c11"}).ok());
+  CHECK(rescue::core::crew_on_duty(w.state, w.registry, "c11"));
+  const auto second = w.run(cmd::call_alarm{"10003", "", v1::SOURCE_PHONE});
+  CHECK(w.incident(second.incident).offer->crew_id == "c11");
+  // Shift changes survive a restart: the journal folds back to the same duty table.
+  CHECK(w.replayed() == w.state);
+}
+
+TEST_CASE("signing off is refused while the crew holds an offer or a job, and for an unknown crew",
+          "[unit][core]") {
+  world w;
+  const auto id = w.trapped("T1").incident;
+  REQUIRE(w.incident(id).offer->crew_id == "c11");
+  const auto offered = w.run(cmd::set_duty{"c11", false, "c11"});
+  CHECK(offered.refused == refusal::crew_unavailable);
+  CHECK(offered.reason.find("incident " + std::to_string(id)) != std::string::npos);
+  CHECK(offered.events.empty());
+  REQUIRE(w.run(cmd::accept_offer{id, "c11"}).ok());
+  CHECK(rescue::core::availability_of(w.state, w.registry, "c11").engaged_on == id);
+  CHECK(w.run(cmd::set_duty{"c11", false, "c11"}).refused == refusal::crew_unavailable);
+  REQUIRE(w.run(cmd::crew_arrived{id, "c11"}).ok());
+  REQUIRE(w.run(cmd::people_released{id, "c11"}).ok());
+  // Released: free again, and may go home.
+  CHECK(rescue::core::availability_of(w.state, w.registry, "c11").engaged_on == 0);
+  CHECK(w.run(cmd::set_duty{"c11", false, "c11"}).ok());
+
+  CHECK(w.run(cmd::set_duty{"nobody", false, "nobody"}).refused == refusal::unknown_crew);
+  // Signing on when on duty already records nothing.
+  const auto again = w.run(cmd::set_duty{"c12", true, "c12"});
+  CHECK(again.ok());
+  CHECK(again.events.empty());
 }
 
 TEST_CASE("operator escalation climbs one level at a time and stops at fire", "[unit][core]") {

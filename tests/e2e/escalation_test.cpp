@@ -1,8 +1,5 @@
 // The ladder over real sockets and real time: level 1 staying silent until its window closes,
 // and a predicted late arrival reaching the fire centre's webhook and its acknowledgement.
-#include <google/protobuf/struct.pb.h>
-#include <google/protobuf/util/json_util.h>
-
 #include <catch2/catch.hpp>
 
 #include "harness.hpp"
@@ -92,15 +89,13 @@ TEST_CASE("a predicted late arrival calls the fire centre's webhook, which ackno
   CHECK(call->method == "POST");
   CHECK(call->target == "/119/escalations");
   CHECK(call->content_type.find("application/json") != std::string::npos);
-  google::protobuf::Struct body;
-  REQUIRE(google::protobuf::util::JsonStringToMessage(call->body, &body).ok());
-  const auto& f = body.fields();
-  REQUIRE(f.contains("incident_id"));
-  CHECK(f.at("incident_id").number_value() == static_cast<double>(id));
-  CHECK(f.at("kind").string_value() == "fire_escalation");
-  CHECK(f.at("reason").string_value() == "ESCALATION_PREDICTED_LATE");
-  CHECK(f.at("elevator").struct_value().fields().at("rescue_code").string_value() == "10004");
-  const std::string ack_path = f.at("ack_path").string_value();
+  v1::FireEscalation body;
+  REQUIRE(protocol::from_json(call->body, body).empty());
+  CHECK(body.incident_id() == id);
+  CHECK(body.kind() == "fire_escalation");
+  CHECK(body.reason() == v1::ESCALATION_PREDICTED_LATE);
+  CHECK(body.elevator().rescue_code() == "10004");
+  const std::string ack_path = body.ack_path();
   CHECK(ack_path == "/api/v1/fire/incidents/" + std::to_string(id) + "/ack");
 
   auto view = world.incident(id);
@@ -139,8 +134,7 @@ TEST_CASE("a predicted late arrival calls the fire centre's webhook, which ackno
 
   // A second acknowledgement changes nothing; arrival is reported on its own path.
   CHECK(world.post(ack_path, "{}", fire_token).status == 409);
-  const auto arrived =
-      world.post(f.at("arrived_path").string_value(), R"({"fire_unit":"解放碑站"})", fire_token);
+  const auto arrived = world.post(body.arrived_path(), R"({"fire_unit":"解放碑站"})", fire_token);
   CHECK(arrived.status == 200);
   CHECK(world.incident(id).arrived_at_ms() > 0);
   // Exactly one escalation was delivered.

@@ -7,12 +7,15 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/ssl.h>
 
 #include <cerrno>
 #include <condition_variable>
@@ -25,9 +28,6 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
-
-#include <google/protobuf/struct.pb.h>
-#include <google/protobuf/util/json_util.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -46,6 +46,7 @@
 #include <boost/beast/websocket/stream.hpp>
 #include <catch2/catch.hpp>
 
+#include "rescue/dispatcher/tls.hpp"
 #include "rescue/protocol/json.hpp"
 
 extern char** environ;
@@ -57,6 +58,8 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
+namespace ssl = asio::ssl;
+using dispatcher::http_stream;
 
 std::int64_t wall_ms() {
   return std::chrono::duration_cast<millis>(std::chrono::system_clock::now().time_since_epoch())
@@ -88,6 +91,18 @@ std::string from_hex(std::string_view hex) {
 city::terminal make_terminal(std::string id, std::string elevator, std::string rescue_code,
                              std::string secret_hex) {
   return {std::move(id), std::move(elevator), std::move(rescue_code), from_hex(secret_hex)};
+}
+
+// A client context trusting `tls.ca`, with the client certificate when one is set.
+std::shared_ptr<ssl::context> client_context(const client_tls& tls) {
+  auto context = std::make_shared<ssl::context>(ssl::context::tls_client);
+  context->set_verify_mode(ssl::verify_peer);
+  context->load_verify_file(tls.ca.string());
+  if (!tls.cert.empty()) {
+    context->use_certificate_chain_file(tls.cert.string());
+    context->use_private_key_file(tls.key.string(), ssl::context::pem);
+  }
+  return context;
 }
 
 }  // namespace
@@ -200,6 +215,8 @@ void server_process::start() {
   std::vector<char*> argv = {const_cast<char*>(bin.c_str()), const_cast<char*>("--config"),
                              const_cast<char*>(cfg.c_str()), nullptr};
   const pid_t parent = ::getpid();
+  const rlimit nofile{nofile_limit_, nofile_limit_};
+  const bool limit_files = nofile_limit_ > 0;
   const pid_t pid = ::fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
@@ -212,6 +229,8 @@ void server_process::start() {
     ::dup2(fd, STDERR_FILENO);
     const int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
+    // Soft and hard: the server's own attempt to raise its limit cannot undo this one.
+    if (limit_files && ::setrlimit(RLIMIT_NOFILE, &nofile) != 0) ::_exit(124);
     ::execve(bin.c_str(), argv.data(), environ);
     ::_exit(127);
   }
@@ -246,12 +265,24 @@ int server_process::terminate(millis timeout) {
   return -1;
 }
 
+void server_process::send_signal(int signal) {
+  REQUIRE(pid_ > 0);
+  ::kill(pid_, signal);
+}
+
 void server_process::kill_hard() {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGKILL);
   int status = 0;
   // SIGKILL cannot be caught; the wait is bounded only as a guard against a stuck kernel.
   reap(10s, &status);
+}
+
+std::string server_process::log_text() const {
+  std::ifstream in(log_, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 std::string server_process::log_tail(std::size_t bytes) const {
@@ -267,14 +298,26 @@ std::string server_process::log_tail(std::size_t bytes) const {
 namespace {
 
 asio::awaitable<void> http_exchange(std::uint16_t port, http::request<http::string_body> request,
-                                    millis timeout, http_reply* out) {
-  beast::tcp_stream stream(co_await asio::this_coro::executor);
+                                    millis timeout, std::shared_ptr<ssl::context> tls,
+                                    http_reply* out) {
+  http_stream stream =
+      http_stream::make(beast::tcp_stream(co_await asio::this_coro::executor), tls.get());
   stream.expires_after(timeout);
   const tcp::endpoint endpoint(asio::ip::address_v4::loopback(), port);
-  auto [ec] = co_await stream.async_connect(endpoint, asio::as_tuple(asio::use_awaitable));
+  auto [ec] =
+      co_await stream.next_layer().async_connect(endpoint, asio::as_tuple(asio::use_awaitable));
   if (ec) {
     out->error = "connect: " + ec.message();
     co_return;
+  }
+  if (stream.is_tls()) {
+    REQUIRE_FALSE(dispatcher::expect_server_identity(stream.tls().native_handle(), "127.0.0.1"));
+    auto [hec] = co_await stream.tls().async_handshake(ssl::stream_base::client,
+                                                       asio::as_tuple(asio::use_awaitable));
+    if (hec) {
+      out->error = "tls: " + hec.message();
+      co_return;
+    }
   }
   auto [wec, written] =
       co_await http::async_write(stream, request, asio::as_tuple(asio::use_awaitable));
@@ -302,7 +345,8 @@ asio::awaitable<void> http_exchange(std::uint16_t port, http::request<http::stri
 }  // namespace
 
 http_reply http_call(std::uint16_t port, method m, const std::string& target,
-                     const std::string& body, const std::string& bearer, millis timeout) {
+                     const std::string& body, const std::string& bearer, millis timeout,
+                     const client_tls* tls) {
   http::request<http::string_body> request{m == method::get ? http::verb::get : http::verb::post,
                                            target, 11};
   request.set(http::field::host, "127.0.0.1:" + std::to_string(port));
@@ -315,7 +359,10 @@ http_reply http_call(std::uint16_t port, method m, const std::string& target,
   request.prepare_payload();
   http_reply reply;
   asio::io_context io;
-  asio::co_spawn(io, http_exchange(port, std::move(request), timeout, &reply), asio::detached);
+  asio::co_spawn(io,
+                 http_exchange(port, std::move(request), timeout,
+                               tls ? client_context(*tls) : nullptr, &reply),
+                 asio::detached);
   // The stream's expiry bounds the exchange; run_for is a second guard.
   io.run_for(timeout + 1s);
   if (reply.status == 0 && reply.error.empty()) reply.error = "no answer within the deadline";
@@ -333,9 +380,14 @@ struct http_receiver::impl {
   std::vector<received_request> requests;
   std::size_t taken = 0;
   std::vector<int> first_statuses;
+  std::shared_ptr<ssl::context> tls;  // null: plain HTTP
+  int status_after = 200;
 
   asio::awaitable<void> serve(tcp::socket socket) {
-    beast::tcp_stream stream(std::move(socket));
+    http_stream stream = http_stream::make(beast::tcp_stream(std::move(socket)), tls.get());
+    stream.expires_after(short_wait);
+    // A client that refuses our certificate ends here, before any request is recorded.
+    if (const auto ec = co_await stream.server_handshake(short_wait)) co_return;
     beast::flat_buffer buffer;
     for (;;) {
       stream.expires_after(short_wait);
@@ -343,9 +395,10 @@ struct http_receiver::impl {
       auto [ec, n] =
           co_await http::async_read(stream, buffer, request, asio::as_tuple(asio::use_awaitable));
       if (ec) co_return;
-      http::status status = http::status::ok;
+      http::status status;
       {
         std::lock_guard lock(mutex);
+        status = static_cast<http::status>(status_after);
         if (requests.size() < first_statuses.size())
           status = static_cast<http::status>(first_statuses[requests.size()]);
         requests.push_back({std::string(request.method_string()), std::string(request.target()),
@@ -354,7 +407,9 @@ struct http_receiver::impl {
       changed.notify_all();
       http::response<http::string_body> response{status, request.version()};
       response.set(http::field::content_type, "application/json");
-      response.body() = R"({"received":true})";
+      v1::WebhookReceipt receipt;
+      receipt.set_received(true);
+      response.body() = protocol::to_json(receipt);
       response.keep_alive(request.keep_alive());
       response.prepare_payload();
       auto [wec, w] =
@@ -383,9 +438,29 @@ http_receiver::http_receiver(std::vector<int> first_statuses) : impl_(std::make_
   impl_->thread = std::thread([this] { impl_->io.run(); });
 }
 
+http_receiver::http_receiver(std::vector<int> first_statuses, fs::path cert, fs::path key)
+    : impl_(std::make_unique<impl>()) {
+  impl_->first_statuses = std::move(first_statuses);
+  impl_->tls = std::make_shared<ssl::context>(ssl::context::tls_server);
+  impl_->tls->use_certificate_chain_file(cert.string());
+  impl_->tls->use_private_key_file(key.string(), ssl::context::pem);
+  const tcp::endpoint endpoint(asio::ip::address_v4::loopback(), 0);
+  impl_->acceptor.open(endpoint.protocol());
+  impl_->acceptor.bind(endpoint);
+  impl_->acceptor.listen();
+  port_ = impl_->acceptor.local_endpoint().port();
+  asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
+  impl_->thread = std::thread([this] { impl_->io.run(); });
+}
+
 http_receiver::~http_receiver() {
   impl_->io.stop();
   impl_->thread.join();
+}
+
+void http_receiver::answer_with(int status) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->status_after = status;
 }
 
 std::optional<received_request> http_receiver::wait_request(millis timeout) {
@@ -426,12 +501,47 @@ bool terminal_client::connect(std::uint16_t port) {
   return true;
 }
 
+bool terminal_client::connect_tls(std::uint16_t port, const client_tls& tls) {
+  if (!connect(port)) return false;
+  // SSL_write cannot pass MSG_NOSIGNAL: a server that closed on us must not kill the test binary.
+  ::signal(SIGPIPE, SIG_IGN);
+  // Blocking TLS reads and writes, each bounded by the socket's own timeouts.
+  timeval limit{static_cast<time_t>(short_wait.count() / 1000), 0};
+  ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+  ssl_ctx_ = SSL_CTX_new(TLS_client_method());
+  bool ok = ssl_ctx_ && SSL_CTX_load_verify_locations(ssl_ctx_, tls.ca.c_str(), nullptr) == 1;
+  if (ok && !tls.cert.empty())
+    ok = SSL_CTX_use_certificate_chain_file(ssl_ctx_, tls.cert.c_str()) == 1 &&
+         SSL_CTX_use_PrivateKey_file(ssl_ctx_, tls.key.c_str(), SSL_FILETYPE_PEM) == 1;
+  REQUIRE(ok);  // the test's own files
+  SSL_CTX_set_verify(ssl_ctx_, SSL_VERIFY_PEER, nullptr);
+  ssl_ = SSL_new(ssl_ctx_);
+  X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), "127.0.0.1");
+  SSL_set_fd(ssl_, fd_);
+  if (SSL_connect(ssl_) != 1) {
+    ERR_clear_error();
+    close();
+    return false;
+  }
+  return true;
+}
+
 void terminal_client::close() {
+  if (ssl_) SSL_free(ssl_);
+  if (ssl_ctx_) SSL_CTX_free(ssl_ctx_);
+  ssl_ = nullptr;
+  ssl_ctx_ = nullptr;
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
 }
 
 bool terminal_client::send_raw(std::string_view bytes) {
+  if (ssl_) {
+    const int n = SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size()));
+    ERR_clear_error();
+    return n == static_cast<int>(bytes.size());
+  }
   std::size_t sent = 0;
   while (sent < bytes.size()) {
     // MSG_NOSIGNAL: a server that closed on us must fail the send, not kill the test binary.
@@ -456,12 +566,26 @@ std::optional<v1::TerminalFrame> terminal_client::read_frame(millis timeout) {
     std::error_code ec;
     if (decoder_.next(frame, ec)) return frame;
     if (ec || peer_closed_ || fd_ < 0) return std::nullopt;
-    pollfd p{fd_, POLLIN, 0};
-    const int ready = ::poll(&p, 1, static_cast<int>(left_until(deadline).count()));
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) return std::nullopt;
+    // Bytes TLS already decrypted are not visible to poll.
+    if (!ssl_ || SSL_pending(ssl_) == 0) {
+      pollfd p{fd_, POLLIN, 0};
+      const int ready = ::poll(&p, 1, static_cast<int>(left_until(deadline).count()));
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready <= 0) return std::nullopt;
+    }
     char buffer[8192];
-    const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+    ssize_t n = 0;
+    if (ssl_) {
+      n = SSL_read(ssl_, buffer, sizeof buffer);
+      if (n <= 0) {
+        const int why = SSL_get_error(ssl_, static_cast<int>(n));
+        ERR_clear_error();
+        // Post-handshake messages (session tickets) arrive without application data.
+        if (why == SSL_ERROR_WANT_READ) continue;
+      }
+    } else {
+      n = ::recv(fd_, buffer, sizeof buffer, 0);
+    }
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       peer_closed_ = true;  // EOF or reset
@@ -536,8 +660,12 @@ bool terminal_client::wait_ack(std::uint64_t seq, millis timeout) {
 // ---- crew client --------------------------------------------------------------------------------
 
 struct crew_client::impl {
+  explicit impl(std::shared_ptr<ssl::context> context)
+      : tls(std::move(context)), ws(http_stream::make(beast::tcp_stream(io), tls.get())) {}
+
   asio::io_context io;
-  websocket::stream<beast::tcp_stream> ws{io};
+  std::shared_ptr<ssl::context> tls;  // null: ws://
+  websocket::stream<http_stream> ws;
   std::thread thread;
 
   mutable std::mutex mutex;
@@ -589,6 +717,19 @@ struct crew_client::impl {
       mark_closed();
       co_return;
     }
+    if (ws.next_layer().is_tls()) {
+      auto& tls_stream = ws.next_layer().tls();
+      // This thread must not use Catch's assertions: a failure shows as no upgrade (0).
+      const auto identity_ec =
+          dispatcher::expect_server_identity(tls_stream.native_handle(), "127.0.0.1");
+      auto [tec] = co_await tls_stream.async_handshake(ssl::stream_base::client,
+                                                       asio::as_tuple(asio::use_awaitable));
+      if (identity_ec || tec) {
+        upgraded->set_value(0);
+        mark_closed();
+        co_return;
+      }
+    }
     websocket::response_type response;
     auto [hec] = co_await ws.async_handshake(response, "127.0.0.1", target,
                                              asio::as_tuple(asio::use_awaitable));
@@ -637,8 +778,9 @@ struct crew_client::impl {
   }
 };
 
-crew_client::crew_client(std::uint16_t port, std::string crew_id, std::string token)
-    : impl_(std::make_shared<impl>()),
+crew_client::crew_client(std::uint16_t port, std::string crew_id, std::string token,
+                         const client_tls* tls)
+    : impl_(std::make_shared<impl>(tls ? client_context(*tls) : nullptr)),
       port_(port),
       crew_id_(std::move(crew_id)),
       token_(token.empty() ? crew_token_for(crew_id_) : std::move(token)) {}
@@ -789,6 +931,7 @@ std::string config_text(const server_options& o, std::uint16_t terminal_port,
     << "http_port = " << http_port << "\n"
     << "threads = 2\n"
     << "web_root = \"web\"\n"
+    << o.server_keys << "\n"
     << "[storage]\n"
     << "journal_path = \"var/journal.db\"\n"
     << "signing_key_path = \"var/journal-signing.pem\"\n"
@@ -802,6 +945,9 @@ std::string config_text(const server_options& o, std::uint16_t terminal_port,
     << "idle_timeout_s = " << o.idle_timeout_s << "\n"
     << "auth_timeout_s = " << o.auth_timeout_s << "\n"
     << "max_frame_bytes = " << o.max_frame_bytes << "\n"
+    << o.terminal_keys << "\n"
+    << "[http]\n"
+    << o.http_keys << "\n"
     << "[crews]\n"
     << "token_secret = \"" << crew_secret << "\"\n"
     << "receipt_timeout_s = 20\n"
@@ -809,16 +955,18 @@ std::string config_text(const server_options& o, std::uint16_t terminal_port,
     << "max_message_bytes = 16384\n"
     << "[console]\n"
     << "tokens = [\n"
-    << "  { token = \"" << operator_token << "\", name = \"op-e2e\", role = \"operator\" },\n"
+    << "  { token = \"" << o.console_operator_token
+    << "\", name = \"op-e2e\", role = \"operator\" },\n"
     << "  { token = \"" << auditor_token << "\", name = \"audit-e2e\", role = \"auditor\" },\n"
     << "]\n"
     << "[fire]\n"
     << "webhook_url = \"" << o.fire_webhook_url << "\"\n"
-    << "inbound_token = \"" << fire_token << "\"\n"
+    << "inbound_token = \"" << o.fire_inbound_token << "\"\n"
     << "retry_initial_s = 1\n"
     << "retry_max_s = 2\n"
     << "[log]\n"
     << "level = \"debug\"\n"
+    << "format = \"" << o.log_format << "\"\n"
     << "[dispatch]\n"
     << "offer_timeout_s = " << o.offer_timeout_s << "\n"
     << "level1_window_s = " << o.level1_window_s << "\n"
@@ -836,8 +984,19 @@ std::string config_text(const server_options& o, std::uint16_t terminal_port,
     // No rush hours: ETAs must not depend on when the suite runs.
     << "peak_hours = []\n"
     << "turn_out_s = 120\n"
-    << "max_position_age_s = 300\n"
+    << "max_position_age_s = " << o.max_position_age_s << "\n"
     << "level2_max_radius_m = 15000.0\n";
+  if (!o.tls_cert.empty() || !o.webhook_ca.empty()) {
+    c << "[tls]\n"
+      << "cert_path = " << o.tls_cert << "\n"
+      << "key_path = " << o.tls_key << "\n"
+      << "terminal = " << (o.tls_terminal ? "true" : "false") << "\n"
+      << "http = " << (o.tls_http ? "true" : "false") << "\n"
+      << "client_ca_path = " << o.tls_client_ca << "\n"
+      << "require_client_cert = " << (o.require_client_cert ? "true" : "false") << "\n"
+      << "handshake_timeout_s = 2\n"
+      << "webhook_ca_path = " << o.webhook_ca << "\n";
+  }
   return c.str();
 }
 
@@ -852,22 +1011,33 @@ Message parse_json(const http_reply& reply) {
 
 }  // namespace
 
-e2e_world::e2e_world(server_options options) : dir_(make_temp_dir()) {
+e2e_world::e2e_world(server_options options) : dir_(make_temp_dir()), options_(std::move(options)) {
+  if (options_.tls_http) tls_ = client_tls{options_.tls_ca, {}, {}};
   city::write(dir_ / "city");
   terminal_port_ = pick_free_port();
   http_port_ = pick_free_port();
   while (http_port_ == terminal_port_)
     http_port_ = pick_free_port();
-  write_file(dir_ / "rescue-dispatchd.toml", config_text(options, terminal_port_, http_port_));
+  rewrite_config(options_);
   server_ = std::make_unique<server_process>(fs::path(RESCUE_BIN_DIR) / "rescue-dispatchd",
                                              dir_ / "rescue-dispatchd.toml",
                                              dir_ / "rescue-dispatchd.log");
+  server_->set_nofile_limit(options.nofile_limit);
   start();
 }
 
 e2e_world::~e2e_world() {
   const bool failing = std::uncaught_exceptions() > 0;
-  server_->terminate();
+  const bool was_running = server_->running();
+  const int status = server_->terminate();
+  // Every run that is still up at the end must stop cleanly: a crash on the way out, or a
+  // sanitizer's report at exit (a leak, in the sanitizer builds), fails the test that ran it.
+  const bool clean =
+      !was_running || (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  if (!failing) {
+    INFO("rescue-dispatchd stop status " << status << "; log tail:\n" << server_->log_tail(6000));
+    CHECK(clean);
+  }
   if (failing) {
     std::cerr << "---- rescue-dispatchd log (" << dir_ << ") ----\n"
               << server_->log_tail(6000) << "\n---- end of log ----\n";
@@ -878,6 +1048,12 @@ e2e_world::~e2e_world() {
   }
 }
 
+void e2e_world::rewrite_config(const server_options& options) {
+  // Written aside and renamed, so a reader never sees half a file.
+  write_file(dir_ / "rescue-dispatchd.toml.new", config_text(options, terminal_port_, http_port_));
+  fs::rename(dir_ / "rescue-dispatchd.toml.new", dir_ / "rescue-dispatchd.toml");
+}
+
 void e2e_world::start() {
   server_->start();
   wait_healthy(10s);
@@ -886,7 +1062,7 @@ void e2e_world::start() {
 void e2e_world::wait_healthy(millis timeout) {
   const auto deadline = steady::now() + timeout;
   for (;;) {
-    const auto reply = http_call(http_port_, method::get, "/healthz", {}, {}, 1s);
+    const auto reply = http_call(http_port_, method::get, "/healthz", {}, {}, 1s, http_tls());
     if (reply.status == 200) return;
     if (!server_->running() || steady::now() >= deadline) {
       INFO("server log:\n" << server_->log_tail());
@@ -900,20 +1076,9 @@ void e2e_world::wait_healthy(millis timeout) {
 void e2e_world::wait_crew_position(const std::string& crew_id, millis timeout) {
   const auto deadline = steady::now() + timeout;
   for (;;) {
-    const auto reply = http_call(http_port_, method::get, "/api/v1/crews", {}, auditor_token);
-    REQUIRE(reply.status == 200);
-    google::protobuf::Struct doc;
-    REQUIRE(google::protobuf::util::JsonStringToMessage(reply.body, &doc).ok());
-    const auto& crews = doc.fields().at("crews").list_value().values();
-    for (const auto& c : crews) {
-      const auto& f = c.struct_value().fields();
-      if (f.at("id").string_value() != crew_id) continue;
-      const auto position = f.find("position");
-      if (position != f.end() && position->second.has_struct_value()) {
-        const auto age = f.find("position_age_s");
-        if (age != f.end() && age->second.number_value() < 60) return;
-      }
-    }
+    const v1::CrewList list = crews();
+    for (const auto& c : list.crews())
+      if (c.id() == crew_id && c.has_position() && c.position_age_s() < 60) return;
     if (steady::now() >= deadline) FAIL("crew " << crew_id << " position never reached the server");
     std::this_thread::sleep_for(30ms);
   }
@@ -921,7 +1086,7 @@ void e2e_world::wait_crew_position(const std::string& crew_id, millis timeout) {
 
 std::unique_ptr<crew_client> e2e_world::crew_at(const std::string& crew_id, double lat,
                                                 double lon) {
-  auto crew = std::make_unique<crew_client>(http_port_, crew_id);
+  auto crew = std::make_unique<crew_client>(http_port_, crew_id, std::string(), http_tls());
   REQUIRE(crew->connect() == 101);
   crew->send_location(lat, lon);
   wait_crew_position(crew_id, short_wait);
@@ -931,26 +1096,39 @@ std::unique_ptr<crew_client> e2e_world::crew_at(const std::string& crew_id, doub
 std::unique_ptr<terminal_client> e2e_world::terminal(const city::terminal& t,
                                                      std::uint64_t boot_id) {
   auto client = std::make_unique<terminal_client>();
-  REQUIRE(client->connect(terminal_port_));
+  if (options_.tls_terminal)
+    REQUIRE(client->connect_tls(terminal_port_, client_tls{options_.tls_ca, options_.terminal_cert,
+                                                           options_.terminal_key}));
+  else
+    REQUIRE(client->connect(terminal_port_));
   const auto result = client->handshake(t.id, t.secret, boot_id);
   REQUIRE(result);
   REQUIRE(result->ok());
   return client;
 }
 
-v1::IncidentView e2e_world::incident(std::uint64_t id) {
-  const auto reply = http_call(http_port_, method::get, "/api/v1/incidents/" + std::to_string(id),
-                               {}, auditor_token);
-  INFO("GET incident " << id << ": " << reply.status << " " << reply.error << " " << reply.body);
+template <class Message>
+Message e2e_world::get_as(const std::string& target) {
+  const auto reply = get(target);
+  INFO("GET " << target << ": " << reply.status << " " << reply.error << " " << reply.body);
   REQUIRE(reply.status == 200);
-  return parse_json<v1::IncidentView>(reply);
+  return parse_json<Message>(reply);
+}
+
+v1::IncidentView e2e_world::incident(std::uint64_t id) {
+  return get_as<v1::IncidentView>("/api/v1/incidents/" + std::to_string(id));
 }
 
 v1::IncidentList e2e_world::incidents() {
-  const auto reply = http_call(http_port_, method::get, "/api/v1/incidents", {}, auditor_token);
-  INFO("GET incidents: " << reply.status << " " << reply.error << " " << reply.body);
-  REQUIRE(reply.status == 200);
-  return parse_json<v1::IncidentList>(reply);
+  return get_as<v1::IncidentList>("/api/v1/incidents");
+}
+
+v1::CrewList e2e_world::crews() {
+  return get_as<v1::CrewList>("/api/v1/crews");
+}
+
+v1::TerminalList e2e_world::terminals() {
+  return get_as<v1::TerminalList>("/api/v1/terminals");
 }
 
 std::uint64_t e2e_world::wait_incident_for(const std::string& elevator_id, millis timeout) {
@@ -966,7 +1144,20 @@ std::uint64_t e2e_world::wait_incident_for(const std::string& elevator_id, milli
 
 http_reply e2e_world::post(const std::string& target, const std::string& body,
                            const std::string& bearer) {
-  return http_call(http_port_, method::post, target, body, bearer);
+  return http_call(http_port_, method::post, target, body, bearer, short_wait, http_tls());
+}
+
+std::uint64_t e2e_world::call_injured(const std::string& rescue_code) {
+  const auto call = post("/api/v1/incidents", R"({"rescue_code":")" + rescue_code +
+                                                  R"(","caller_phone":"13900000003",)"
+                                                  R"("people_trapped":true,"injured":true})");
+  INFO(call.body);
+  REQUIRE(call.status == 201);
+  return parse_json<v1::CommandResult>(call).incident_id();
+}
+
+http_reply e2e_world::get(const std::string& target, const std::string& bearer) {
+  return http_call(http_port_, method::get, target, {}, bearer, short_wait, http_tls());
 }
 
 // ---- timelines ----------------------------------------------------------------------------------

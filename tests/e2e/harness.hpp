@@ -18,6 +18,10 @@
 #include "rescue/crew.pb.h"
 #include "rescue/protocol/framing.hpp"
 #include "rescue/terminal.pb.h"
+#include "rescue/webhooks.pb.h"
+
+struct ssl_st;
+struct ssl_ctx_st;
 
 namespace rescue::e2e {
 
@@ -80,7 +84,39 @@ struct server_options {
   int ping_interval_s = 30;
   int idle_timeout_s = 180;
   std::uint32_t max_frame_bytes = 4096;
+  int max_position_age_s = 300;
   std::string fire_webhook_url;  // empty: escalations stay in the outbox
+
+  // [tls]: written only when a certificate is set.
+  fs::path tls_cert;
+  fs::path tls_key;
+  bool tls_terminal = false;
+  bool tls_http = false;
+  fs::path tls_client_ca;  // terminal client certificates
+  bool require_client_cert = false;
+  fs::path webhook_ca;  // empty: the system store
+  // Client side: the CA that signed tls_cert, which the harness's clients trust, and the
+  // certificate e2e_world::terminal() presents (none when empty).
+  fs::path tls_ca;
+  fs::path terminal_cert;
+  fs::path terminal_key;
+  // The operator's console token (the auditor's stays auditor_token).
+  std::string console_operator_token = ::rescue::e2e::operator_token;
+  std::string fire_inbound_token = ::rescue::e2e::fire_token;
+  // Raw TOML lines added to the [server], [terminals] and [http] tables.
+  std::string server_keys;
+  std::string terminal_keys;
+  std::string http_keys;
+  std::string log_format = "text";
+  // RLIMIT_NOFILE (soft and hard) of the server process; 0 keeps the test's own.
+  unsigned nofile_limit = 0;
+};
+
+// The client side of TLS: the CA the server must chain to, and an optional client certificate.
+struct client_tls {
+  fs::path ca;
+  fs::path cert;
+  fs::path key;
 };
 
 // A free loopback port: bound to port 0, read, closed. Another process could take it in between;
@@ -95,6 +131,8 @@ class server_process {
   server_process(const server_process&) = delete;
   server_process& operator=(const server_process&) = delete;
 
+  // Takes effect at the next start().
+  void set_nofile_limit(unsigned limit) { nofile_limit_ = limit; }
   void start();
   bool running();
   // SIGTERM, then waits; SIGKILL when it does not exit in time. Returns the exit status as
@@ -102,7 +140,11 @@ class server_process {
   int terminate(millis timeout = short_wait);
   // SIGKILL and reap: the crash test.
   void kill_hard();
+  // SIGHUP and the like; the process keeps running.
+  void send_signal(int signal);
   std::string log_tail(std::size_t bytes = 4000) const;
+  pid_t pid() const { return pid_; }
+  std::string log_text() const;
 
  private:
   bool reap(millis timeout, int* status);
@@ -111,6 +153,7 @@ class server_process {
   fs::path config_;
   fs::path log_;
   pid_t pid_ = -1;
+  unsigned nofile_limit_ = 0;
 };
 
 // ---- console HTTP client ----------------------------------------------------------------------
@@ -124,10 +167,10 @@ struct http_reply {
 
 enum class method { get, post };
 
-// One request on a fresh connection, bounded by `timeout` end to end.
+// One request on a fresh connection, bounded by `timeout` end to end; over TLS when `tls` is set.
 http_reply http_call(std::uint16_t port, method m, const std::string& target,
                      const std::string& body = {}, const std::string& bearer = {},
-                     millis timeout = short_wait);
+                     millis timeout = short_wait, const client_tls* tls = nullptr);
 
 // ---- fire centre receiver -----------------------------------------------------------------------
 
@@ -138,16 +181,20 @@ struct received_request {
   std::string body;
 };
 
-// A small HTTP server on 127.0.0.1 that records every request and answers 200, or the statuses
-// in `first_statuses` to the first requests.
+// A small HTTP server on 127.0.0.1 that records every request and answers 200 (or the status
+// given to answer_with), or the statuses in `first_statuses` to the first requests.
 class http_receiver {
  public:
   explicit http_receiver(std::vector<int> first_statuses = {});
+  // HTTPS with this certificate chain and key.
+  http_receiver(std::vector<int> first_statuses, fs::path cert, fs::path key);
   ~http_receiver();
   http_receiver(const http_receiver&) = delete;
   http_receiver& operator=(const http_receiver&) = delete;
 
   std::uint16_t port() const { return port_; }
+  // From now on, requests beyond `first_statuses` are answered with `status` (200 until set).
+  void answer_with(int status);
   std::optional<received_request> wait_request(millis timeout);
   std::vector<received_request> requests() const;
 
@@ -167,6 +214,9 @@ class terminal_client {
   terminal_client& operator=(const terminal_client&) = delete;
 
   bool connect(std::uint16_t port);
+  // Connects and completes a TLS handshake, verifying the server against tls.ca (and presenting
+  // tls.cert when set). False when either fails.
+  bool connect_tls(std::uint16_t port, const client_tls& tls);
   void close();
   bool send_frame(const v1::TerminalFrame& frame);
   bool send_raw(std::string_view bytes);
@@ -186,6 +236,8 @@ class terminal_client {
 
  private:
   int fd_ = -1;
+  ssl_ctx_st* ssl_ctx_ = nullptr;
+  ssl_st* ssl_ = nullptr;  // set: every byte goes through TLS
   bool peer_closed_ = false;
   protocol::frame_decoder decoder_{protocol::default_max_frame_bytes};
 };
@@ -194,8 +246,9 @@ class terminal_client {
 
 class crew_client {
  public:
-  // `token` empty: the correct token for `crew_id`.
-  crew_client(std::uint16_t port, std::string crew_id, std::string token = {});
+  // `token` empty: the correct token for `crew_id`. `tls` set: wss:// verified against tls->ca.
+  crew_client(std::uint16_t port, std::string crew_id, std::string token = {},
+              const client_tls* tls = nullptr);
   ~crew_client();
   crew_client(const crew_client&) = delete;
   crew_client& operator=(const crew_client&) = delete;
@@ -243,12 +296,16 @@ class e2e_world {
   e2e_world& operator=(const e2e_world&) = delete;
 
   std::uint16_t http_port() const { return http_port_; }
+  // What a console client needs to reach the HTTP port: null when it is plain.
+  const client_tls* http_tls() const { return tls_ ? &*tls_ : nullptr; }
   std::uint16_t terminal_port() const { return terminal_port_; }
   server_process& server() { return *server_; }
   const fs::path& dir() const { return dir_; }
 
   // Starts the process on the same config and files and waits for /healthz.
   void start();
+  // Writes the config again from `options` (same ports); the running server sees it on SIGHUP.
+  void rewrite_config(const server_options& options);
 
   // A crew phone that connected and reported a fresh position the server has taken in.
   std::unique_ptr<crew_client> crew_at(const std::string& crew_id, double lat, double lon);
@@ -258,18 +315,29 @@ class e2e_world {
   // Console helpers (assert on HTTP errors).
   v1::IncidentView incident(std::uint64_t id);
   v1::IncidentList incidents();
+  v1::CrewList crews();
+  v1::TerminalList terminals();
   // The incident the server opened for `elevator_id`, waiting for it to appear.
   std::uint64_t wait_incident_for(const std::string& elevator_id, millis timeout = short_wait);
   http_reply post(const std::string& target, const std::string& body,
                   const std::string& bearer = operator_token);
+  // An operator's call for an injured person in the elevator with `rescue_code`: the core calls
+  // fire rescue at once. Returns the incident, once the 201 says the escalation is durable.
+  std::uint64_t call_injured(const std::string& rescue_code);
+  http_reply get(const std::string& target, const std::string& bearer = auditor_token);
 
  private:
+  // GET `target` as an auditor, asserting a 200 whose body is a `Message`.
+  template <class Message>
+  Message get_as(const std::string& target);
   void wait_healthy(millis timeout);
   void wait_crew_position(const std::string& crew_id, millis timeout);
 
   fs::path dir_;
   std::uint16_t http_port_ = 0;
   std::uint16_t terminal_port_ = 0;
+  server_options options_;
+  std::optional<client_tls> tls_;  // console and crew clients, when tls_http
   std::unique_ptr<server_process> server_;
 };
 

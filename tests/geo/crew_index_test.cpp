@@ -136,9 +136,7 @@ TEMPLATE_TEST_CASE("every exclusion reason is reported for nearer crews passed o
                    crew_index, linear_crew_finder) {
   TestType f;
   add_units(f);
-  auto busy = crew("busy", "u1", north(100));
-  busy.current_job = 77;
-  f.upsert(busy);
+  f.upsert(crew("shift_off", "u1", north(100)));  // on duty in the registry, signed off since
   f.upsert(crew("engaged", "u1", north(150)));
   auto off = crew("off", "u1", north(200));
   off.on_duty = false;
@@ -156,13 +154,15 @@ TEMPLATE_TEST_CASE("every exclusion reason is reported for nearer crews passed o
   auto q = query(v1::LEVEL_1_MAINTENANCE);
   q.engaged.insert("engaged");
   q.already_tried.insert("tried");
+  const std::map<std::string, bool> duty{{"shift_off", false}};
+  q.duty = &duty;
   const auto r = f.rank(q);
   CHECK(ids(r) == std::vector<std::string>{"chosen"});
   std::vector<std::pair<std::string, v1::ExclusionReason>> got;
   for (const auto& e : r.exclusions)
     got.emplace_back(e.crew_id(), e.reason());
   CHECK(got == std::vector<std::pair<std::string, v1::ExclusionReason>>{
-                   {"busy", v1::EXCLUSION_BUSY},
+                   {"shift_off", v1::EXCLUSION_OFF_DUTY},
                    {"engaged", v1::EXCLUSION_BUSY},
                    {"off", v1::EXCLUSION_OFF_DUTY},
                    {"stale", v1::EXCLUSION_STALE_POSITION},
@@ -207,7 +207,7 @@ TEMPLATE_TEST_CASE("level 2 stops at the radius and names the nearest crew beyon
   CHECK(r.exclusions[0].reason() == v1::EXCLUSION_OUT_OF_RANGE);
 }
 
-TEMPLATE_TEST_CASE("a unit with nobody on duty ranks nobody at level 1; level 2 finds others",
+TEMPLATE_TEST_CASE("a unit with nobody on duty ranks nobody at level 1, and level 2 finds others",
                    "[unit]", crew_index, linear_crew_finder) {
   TestType f;
   add_units(f);
@@ -262,8 +262,8 @@ TEMPLATE_TEST_CASE("a ping refreshes a stale position", "[unit]", crew_index, li
   CHECK(ids(f.rank(query(v1::LEVEL_1_MAINTENANCE))) == std::vector<std::string>{"a"});
 }
 
-TEMPLATE_TEST_CASE("removed crews disappear and duty and job changes apply", "[unit]", crew_index,
-                   linear_crew_finder) {
+TEMPLATE_TEST_CASE("removed crews disappear, and the core's jobs and shift changes apply", "[unit]",
+                   crew_index, linear_crew_finder) {
   TestType f;
   add_units(f);
   f.upsert(crew("a", "u1", north(100)));
@@ -273,16 +273,25 @@ TEMPLATE_TEST_CASE("removed crews disappear and duty and job changes apply", "[u
   CHECK(f.remove("a") == crew_update::unknown_crew);
   CHECK(f.size() == 2);
   CHECK(ids(f.rank(query(v1::LEVEL_1_MAINTENANCE))) == std::vector<std::string>{"b", "c"});
-  f.set_busy("b", 9);
-  CHECK(ids(f.rank(query(v1::LEVEL_1_MAINTENANCE))) == std::vector<std::string>{"c"});
-  f.set_busy("b", 0);
-  f.set_on_duty("c", false);
-  CHECK(ids(f.rank(query(v1::LEVEL_1_MAINTENANCE))) == std::vector<std::string>{"b"});
-  CHECK(f.set_on_duty("a", true) == crew_update::unknown_crew);
+  // Jobs and shift changes are the core's, passed in the query.
+  auto q = query(v1::LEVEL_1_MAINTENANCE);
+  q.engaged.insert("b");
+  CHECK(ids(f.rank(q)) == std::vector<std::string>{"c"});
+  q.engaged.clear();
+  std::map<std::string, bool> duty{{"c", false}};
+  q.duty = &duty;
+  CHECK(ids(f.rank(q)) == std::vector<std::string>{"b"});
   // Re-inserting reuses the freed slot and the crew is ranked again.
   f.upsert(crew("a", "u1", north(100)));
-  f.set_on_duty("c", true);
-  CHECK(ids(f.rank(query(v1::LEVEL_1_MAINTENANCE))) == std::vector<std::string>{"a", "b", "c"});
+  duty["c"] = true;
+  CHECK(ids(f.rank(q)) == std::vector<std::string>{"a", "b", "c"});
+  // A shift change also puts on duty a crew the registry has off.
+  auto off = crew("d", "u1", north(400));
+  off.on_duty = false;
+  f.upsert(off);
+  CHECK(ids(f.rank(q)) == std::vector<std::string>{"a", "b", "c"});
+  duty["d"] = true;
+  CHECK(ids(f.rank(q)) == std::vector<std::string>{"a", "b", "c", "d"});
 }
 
 TEMPLATE_TEST_CASE("an upsert can move a crew to another unit", "[unit]", crew_index,
@@ -326,9 +335,7 @@ TEMPLATE_TEST_CASE("assess reports each outcome for a hand-picked crew", "[unit]
   TestType f;
   add_units(f);
   f.upsert(crew("ok", "u3", north(1000)));  // wrong level for both levels: ignored by assess
-  auto busy = crew("busy", "u1", north(100));
-  busy.current_job = 5;
-  f.upsert(busy);
+  f.upsert(crew("shift_off", "u1", north(100)));
   f.upsert(crew("engaged", "u1", north(100)));
   auto off = crew("off", "u1", north(100));
   off.on_duty = false;
@@ -343,6 +350,8 @@ TEMPLATE_TEST_CASE("assess reports each outcome for a hand-picked crew", "[unit]
   auto q = query(v1::LEVEL_1_MAINTENANCE);
   q.engaged.insert("engaged");
   q.already_tried.insert("ok");  // the operator may ask again
+  const std::map<std::string, bool> duty{{"shift_off", false}};
+  q.duty = &duty;
 
   CHECK_FALSE(f.assess("ghost", q).known);
   const auto ok = f.assess("ok", q);
@@ -360,7 +369,7 @@ TEMPLATE_TEST_CASE("assess reports each outcome for a hand-picked crew", "[unit]
     CHECK(a.reason == reason);
     CHECK_FALSE(a.candidate);
   };
-  check("busy", v1::EXCLUSION_BUSY);
+  check("shift_off", v1::EXCLUSION_OFF_DUTY);
   check("engaged", v1::EXCLUSION_BUSY);
   check("off", v1::EXCLUSION_OFF_DUTY);
   check("stale", v1::EXCLUSION_STALE_POSITION);

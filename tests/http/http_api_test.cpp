@@ -16,6 +16,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
@@ -47,7 +48,7 @@ constexpr const char* operator_token = "op-token-0123456789";
 constexpr const char* auditor_token = "audit-token-0123456789";
 
 std::int64_t now_ms() {
-  return d::to_ms(d::dispatch_service::now());
+  return rescue::core::to_ms(d::dispatch_service::now());
 }
 
 fs::path fresh_dir() {
@@ -242,11 +243,17 @@ http::response<http::string_body> call(const server& s, http::verb method,
   return c.call(method, target, token, body);
 }
 
-v1::ApiError error_of(const http::response<http::string_body>& res) {
-  v1::ApiError error;
+// The body as the schema's message `T`: every response is one.
+template <class T>
+T body_as(const http::response<http::string_body>& res) {
+  T message;
   INFO(res.body());
-  REQUIRE(rescue::protocol::from_json(res.body(), error).empty());
-  return error;
+  REQUIRE(rescue::protocol::from_json(res.body(), message).empty());
+  return message;
+}
+
+v1::ApiError error_of(const http::response<http::string_body>& res) {
+  return body_as<v1::ApiError>(res);
 }
 
 std::uint64_t create_incident(const server& s, const std::string& rescue_code) {
@@ -372,6 +379,17 @@ TEST_CASE("bad requests: malformed JSON 400, unknown route 404, wrong method 405
   CHECK(not_a_number.result() == http::status::not_found);
 }
 
+TEST_CASE("an error quoting bytes that are not UTF-8 is still valid JSON", "[http]") {
+  server s;
+  const auto res = call(s, http::verb::get, "/api/v1/elevators/%FF1%C3", auditor_token);
+  CHECK(res.result() == http::status::not_found);
+  const auto error = error_of(res);
+  CHECK(error.code() == "unknown_elevator");
+  CHECK(error.message().find("\xef\xbf\xbd"
+                             "1"
+                             "\xef\xbf\xbd") != std::string::npos);
+}
+
 TEST_CASE("a body over the limit is refused with 413", "[http]") {
   server s;
   const std::string big(70 * 1024, 'x');
@@ -423,12 +441,17 @@ TEST_CASE("elevator lookup by rescue code, registration code or id", "[http]") {
     const auto res = call(s, http::verb::get, "/api/v1/elevators/" + code, auditor_token);
     INFO(code << ": " << res.body());
     REQUIRE(res.result() == http::status::ok);
-    CHECK(res.body().find(R"("elevator":{"id":"E1")") != std::string::npos);
-    CHECK(res.body().find("Yuzhong Lift Service") != std::string::npos);
-    CHECK(res.body().find("Jiefangbei Property") != std::string::npos);
+    const auto lookup = body_as<v1::ElevatorLookup>(res);
+    CHECK(lookup.elevator().id() == "E1");
+    CHECK(lookup.maintenance_unit().name() == "Yuzhong Lift Service");
+    CHECK(lookup.building_operator().name() == "Jiefangbei Property");
   }
   const auto no_unit = call(s, http::verb::get, "/api/v1/elevators/10002", auditor_token);
-  CHECK(no_unit.body().find(R"("maintenance_unit":null)") != std::string::npos);
+  REQUIRE(no_unit.result() == http::status::ok);
+  // The JSON mapping leaves a message that is not there out: no "maintenance_unit" at all.
+  CHECK(no_unit.body().find("maintenance_unit") == std::string::npos);
+  CHECK_FALSE(body_as<v1::ElevatorLookup>(no_unit).has_maintenance_unit());
+  CHECK(body_as<v1::ElevatorLookup>(no_unit).has_building_operator());
   const auto unknown = call(s, http::verb::get, "/api/v1/elevators/77777", auditor_token);
   CHECK(unknown.result() == http::status::not_found);
   CHECK(error_of(unknown).code() == "unknown_elevator");
@@ -438,10 +461,17 @@ TEST_CASE("districts for the map carry their elevator count and outline", "[http
   server s;
   const auto res = call(s, http::verb::get, "/api/v1/districts", auditor_token);
   REQUIRE(res.result() == http::status::ok);
+  const auto list = body_as<v1::DistrictList>(res);
+  REQUIRE(list.districts_size() == 1);
+  const auto& yuzhong = list.districts(0);
+  CHECK(yuzhong.code() == "500103");
+  CHECK(yuzhong.elevators() == 2);
   // Both elevators stand at one point of Yuzhong: the hull is that point.
-  CHECK(res.body().find(
-            R"({"code":"500103","elevators":2,"outline":[{"lat":29.556000,"lon":106.568000})") !=
-        std::string::npos);
+  REQUIRE(yuzhong.outline_size() >= 1);
+  CHECK(yuzhong.outline(0).lat() == Approx(29.556));
+  CHECK(yuzhong.outline(0).lon() == Approx(106.568));
+  // A 32-bit count is a JSON number, not a string.
+  CHECK(res.body().find(R"("elevators":2,)") != std::string::npos);
   CHECK(call(s, http::verb::get, "/api/v1/districts").result() == http::status::unauthorized);
 }
 
@@ -451,9 +481,20 @@ TEST_CASE("crews for the map carry unit, duty, busy and position age", "[http]")
   const auto res = call(s, http::verb::get, "/api/v1/crews", auditor_token);
   REQUIRE(res.result() == http::status::ok);
   INFO(res.body());
-  CHECK(res.body().find(R"("id":"c11","unit_id":"U1")") != std::string::npos);
-  CHECK(res.body().find(R"("on_duty":true)") != std::string::npos);
-  CHECK(res.body().find(R"("position_age_s":)") != std::string::npos);
+  const auto list = body_as<v1::CrewList>(res);
+  CHECK(list.at_ms() >= now_ms() - 60'000);
+  // 64-bit integers are JSON strings, as in every other response.
+  CHECK(res.body().find(R"("at_ms":")") != std::string::npos);
+  const v1::CrewOnMap* c11 = nullptr;
+  for (const auto& crew : list.crews())
+    if (crew.id() == "c11") c11 = &crew;
+  REQUIRE(c11);
+  CHECK(c11->unit_id() == "U1");
+  CHECK(c11->on_duty());
+  REQUIRE(c11->has_position());
+  CHECK(c11->position().lat() == Approx(29.560));
+  CHECK(c11->position_at_ms() > 0);
+  CHECK(c11->position_age_s() < 60);
 }
 
 TEST_CASE("journal verification reports a clean journal", "[http]") {
@@ -462,8 +503,13 @@ TEST_CASE("journal verification reports a clean journal", "[http]") {
   const auto res = call(s, http::verb::get, "/api/v1/journal/verify", auditor_token);
   INFO(res.body());
   REQUIRE(res.result() == http::status::ok);
+  const auto result = body_as<v1::JournalVerification>(res);
+  CHECK(result.ok());
+  CHECK(result.first_bad_seq() == 0);
+  CHECK(result.failure() == "intact");
+  CHECK(result.records_checked() == result.last_seq());
+  CHECK(result.last_seq() > 0);
   CHECK(res.body().find(R"("ok":true)") != std::string::npos);
-  CHECK(res.body().find(R"("first_bad_seq":0)") != std::string::npos);
 }
 
 TEST_CASE("the session route names the token's holder and role", "[http]") {
@@ -506,9 +552,12 @@ TEST_CASE("healthz and metrics are open and name what they report", "[http]") {
   create_incident(s, "10001");
   const auto health = call(s, http::verb::get, "/healthz");
   REQUIRE(health.result() == http::status::ok);
-  CHECK(health.body().find(R"("status":"ok")") != std::string::npos);
+  const auto report = body_as<v1::Health>(health);
+  CHECK(report.status() == "ok");
+  CHECK(report.open_incidents() == 1);
+  CHECK(report.journal_last_seq() > 0);
   CHECK(health.body().find(R"("open_incidents":1)") != std::string::npos);
-  CHECK(health.body().find(R"("journal_last_seq":)") != std::string::npos);
+  CHECK(health.body().find(R"("journal_last_seq":")") != std::string::npos);
 
   const auto metrics = call(s, http::verb::get, "/metrics");
   REQUIRE(metrics.result() == http::status::ok);
@@ -579,6 +628,58 @@ TEST_CASE("the live feed refuses a connection without a token", "[http]") {
   ws.handshake(response, "127.0.0.1", "/api/v1/live", ec);
   CHECK(ec);
   CHECK(response.result() == http::status::unauthorized);
+}
+
+TEST_CASE("a token in the query string is refused on writes and accepted on reads", "[http]") {
+  server s;
+  const auto write =
+      call(s, http::verb::post, std::string("/api/v1/incidents?token=") + operator_token, {},
+           R"({"rescue_code":"10001","people_trapped":true})");
+  CHECK(write.result() == http::status::bad_request);
+  const auto error = error_of(write);
+  CHECK(error.code() == "token_in_query");
+  CHECK(error.message().find("Authorization") != std::string::npos);
+  const auto list = call(s, http::verb::get, "/api/v1/incidents", auditor_token);
+  REQUIRE(list.result() == http::status::ok);
+  v1::IncidentList incidents;
+  REQUIRE(rescue::protocol::from_json(list.body(), incidents).empty());
+  CHECK(incidents.incidents_size() == 0);
+}
+
+TEST_CASE("the live feed refuses a page from a foreign Origin and accepts its own", "[http]") {
+  server s;
+  auto open = [&](const std::string& origin) {
+    asio::io_context io;
+    websocket::stream<tcp::socket> ws(io);
+    ws.next_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), s.port));
+    set_receive_timeout(ws.next_layer());
+    ws.set_option(websocket::stream_base::decorator(
+        [origin](websocket::request_type& req) { req.set(http::field::origin, origin); }));
+    websocket::response_type response;
+    beast::error_code ec;
+    ws.handshake(response, "127.0.0.1:" + std::to_string(s.port),
+                 std::string("/api/v1/live?token=") + auditor_token, ec);
+    return response.result();
+  };
+  CHECK(open("https://evil.example") == http::status::forbidden);
+  CHECK(open("http://127.0.0.1:" + std::to_string(s.port)) == http::status::switching_protocols);
+}
+
+TEST_CASE("a chunked trailer larger than the read buffer is 431 and the server goes on", "[http]") {
+  server s;
+  {
+    client c(s.port);
+    const std::string request =
+        "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "0\r\nX-Big: " +
+        std::string(70 * 1024, 'z') + "\r\n\r\n";
+    beast::error_code ec;
+    asio::write(c.socket, asio::buffer(request), ec);
+    http::response<http::string_body> res;
+    http::read(c.socket, c.buffer, res, ec);
+    CHECK(res.result() == http::status::request_header_fields_too_large);
+  }
+  CHECK(call(s, http::verb::get, "/healthz").result() == http::status::ok);
 }
 
 TEST_CASE("stopping the listener closes idle connections and refuses new ones", "[http]") {

@@ -5,8 +5,10 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 
 #include "journal_test_util.hpp"
+#include "rescue/protocol/json.hpp"
 #include "rescue/storage/signing.hpp"
 #include "rescue/storage/sqlite_journal.hpp"
 
@@ -157,6 +159,17 @@ TEST_CASE("rescuectl export prints one JSON line per record in the range", "[sql
   INFO(r.out);
   REQUIRE(r.exit_code == 0);
   CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 5);
-  CHECK_THAT(r.out, Catch::StartsWith("{\"seq\":2,"));
-  CHECK_THAT(r.out, Catch::Contains("{\"seq\":6,"));
+  // Each line is a JournalRecordLine; 64-bit integers are strings, as in every JSON body.
+  CHECK_THAT(r.out, Catch::StartsWith("{\"seq\":\"2\","));
+  std::istringstream lines(r.out);
+  std::uint64_t expected = 2;
+  for (std::string line; std::getline(lines, line); ++expected) {
+    rescue::v1::JournalRecordLine record;
+    INFO(line);
+    REQUIRE(rescue::protocol::from_json(line, record).empty());
+    CHECK(record.seq() == expected);
+    CHECK(record.event_type() == rescue::protocol::event_type_name(record.event()));
+    CHECK(record.hash().size() == 64);
+  }
+  CHECK(expected == 7);
 }

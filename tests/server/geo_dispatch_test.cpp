@@ -3,14 +3,14 @@
 
 #include <random>
 
+#include "rescue/core/incident_core.hpp"
 #include "rescue/dispatcher/crew_directory.hpp"
-#include "rescue/dispatcher/incident_core.hpp"
 #include "rescue/geo/linear_crew_finder.hpp"
 #include "rescue/storage/registry_csv.hpp"
 
 namespace v1 = rescue::v1;
-namespace cmd = rescue::dispatcher::cmd;
-namespace fx = rescue::dispatcher::fx;
+namespace cmd = rescue::core::cmd;
+namespace fx = rescue::core::fx;
 using namespace std::chrono_literals;
 
 namespace {
@@ -26,15 +26,15 @@ const rescue::storage::registry& sample_city() {
 struct finders {
   rescue::geo::crew_index index;
   rescue::geo::linear_crew_finder linear;
-  explicit finders(rescue::dispatcher::time_point now)
+  explicit finders(rescue::core::time_point now)
       : index(rescue::dispatcher::build_crew_index(sample_city(), {})) {
     for (const auto& unit : sample_city().units())
       linear.register_unit(unit);
     for (const auto& crew : sample_city().crews()) {
       linear.upsert(crew);
       const rescue::geo::lat_lon at{crew.position().lat(), crew.position().lon()};
-      index.move(crew.id(), at, rescue::dispatcher::to_ms(now));
-      linear.move(crew.id(), at, rescue::dispatcher::to_ms(now));
+      index.move(crew.id(), at, rescue::core::to_ms(now));
+      linear.move(crew.id(), at, rescue::core::to_ms(now));
     }
   }
 };
@@ -43,17 +43,17 @@ struct finders {
 
 TEST_CASE("alarms in the sample city offer the best-ranked crew of the elevator's own unit",
           "[unit][geo][core]") {
-  const auto now = rescue::dispatcher::from_ms(1'764'000'000'000);  // 2025-11-24, 23:00 UTC+8
+  const auto now = rescue::core::from_ms(1'764'000'000'000);  // 2025-11-24, 23:00 UTC+8
   finders f(now);
-  rescue::dispatcher::escalation_policy policy;
+  rescue::core::escalation_policy policy;
   policy.predictive_escalation = false;
-  const rescue::dispatcher::environment env{policy, sample_city(), f.index};
+  const rescue::core::environment env{policy, sample_city(), f.index};
   std::mt19937 rng(96333);
   int level1 = 0;
   for (int i = 0; i < 60; ++i) {
     const auto& e = sample_city().elevators()[rng() % sample_city().elevators().size()];
-    rescue::dispatcher::core_state state;
-    const auto out = rescue::dispatcher::decide(
+    rescue::core::core_state state;
+    const auto out = rescue::core::decide(
         state, cmd::call_alarm{e.rescue_code(), "", v1::SOURCE_PHONE}, now, env);
     REQUIRE(out.ok());
     const auto& inc = state.incidents.at(out.incident);
@@ -64,7 +64,7 @@ TEST_CASE("alarms in the sample city offer the best-ranked crew of the elevator'
     q.maintenance_unit_id = e.maintenance_unit_id();
     q.district_code = e.district_code();
     q.location = e.location();
-    q.now_ms = rescue::dispatcher::to_ms(now);
+    q.now_ms = rescue::core::to_ms(now);
     q.max_candidates = policy.max_candidates;
     const auto expected = f.linear.rank(q);
     REQUIRE(inc.last_ranking.candidates_size() == static_cast<int>(expected.candidates.size()));
@@ -88,7 +88,7 @@ TEST_CASE("alarms in the sample city offer the best-ranked crew of the elevator'
 }
 
 TEST_CASE("predictive escalation uses the real ETA of the unit's best crew", "[unit][geo][core]") {
-  const auto now = rescue::dispatcher::from_ms(1'764'000'000'000);
+  const auto now = rescue::core::from_ms(1'764'000'000'000);
   finders f(now);
   // Pick an elevator with a unit, and move that unit's crews 60 km away (still fresh positions).
   const v1::Elevator* elevator = nullptr;
@@ -101,11 +101,11 @@ TEST_CASE("predictive escalation uses the real ETA of the unit's best crew", "[u
   for (const auto& crew : sample_city().crews())
     if (crew.unit_id() == elevator->maintenance_unit_id())
       f.index.move(crew.id(), {crew.position().lat() + 0.55, crew.position().lon()},
-                   rescue::dispatcher::to_ms(now));
-  rescue::dispatcher::escalation_policy policy;
-  const rescue::dispatcher::environment env{policy, sample_city(), f.index};
-  rescue::dispatcher::core_state state;
-  const auto out = rescue::dispatcher::decide(
+                   rescue::core::to_ms(now));
+  rescue::core::escalation_policy policy;
+  const rescue::core::environment env{policy, sample_city(), f.index};
+  rescue::core::core_state state;
+  const auto out = rescue::core::decide(
       state, cmd::call_alarm{elevator->rescue_code(), "", v1::SOURCE_PHONE}, now, env);
   REQUIRE(out.ok());
   const auto& inc = state.incidents.at(out.incident);

@@ -13,10 +13,10 @@
 #include "small_city.hpp"
 
 namespace v1 = rescue::v1;
-namespace cmd = rescue::dispatcher::cmd;
+namespace cmd = rescue::core::cmd;
 using namespace std::chrono_literals;
+using rescue::core::outcome;
 using rescue::dispatcher::dispatch_service;
-using rescue::dispatcher::outcome;
 
 namespace {
 
@@ -30,7 +30,7 @@ using rescue::test_support::small_city;
 
 struct server_parts {
   rescue::storage::registry registry = small_city();
-  rescue::dispatcher::escalation_policy policy;
+  rescue::core::escalation_policy policy;
   rescue::dispatcher::metrics metrics;
   boost::asio::io_context io;
   std::unique_ptr<rescue::storage::sqlite_journal> journal;
@@ -54,7 +54,7 @@ struct server_parts {
     service.reset();
   }
 
-  outcome submit(rescue::dispatcher::command c) {
+  outcome submit(rescue::core::command c) {
     std::optional<outcome> result;
     service->async_submit(std::move(c), [&](outcome out) { result = std::move(out); });
     run_until([&] { return result.has_value(); });
@@ -62,12 +62,11 @@ struct server_parts {
   }
 
   // The open incidents' deadlines, read on the service's strand.
-  std::map<std::uint64_t, std::map<v1::DeadlineKind, rescue::dispatcher::time_point>> deadlines() {
-    using result_t =
-        std::map<std::uint64_t, std::map<v1::DeadlineKind, rescue::dispatcher::time_point>>;
+  std::map<std::uint64_t, std::map<v1::DeadlineKind, rescue::core::time_point>> deadlines() {
+    using result_t = std::map<std::uint64_t, std::map<v1::DeadlineKind, rescue::core::time_point>>;
     std::optional<result_t> result;
     service->async_read<result_t>(
-        [](const rescue::dispatcher::core_state& s, const rescue::geo::crew_index&) {
+        [](const rescue::core::core_state& s, const rescue::geo::crew_index&) {
           result_t r;
           for (const auto& [id, inc] : s.incidents)
             r[id] = inc.deadlines;
@@ -95,7 +94,7 @@ struct server_parts {
 
 TEST_CASE("open incidents and their deadlines survive a restart", "[sqlite][recovery]") {
   temp_dir dir;
-  std::map<std::uint64_t, std::map<v1::DeadlineKind, rescue::dispatcher::time_point>> before;
+  std::map<std::uint64_t, std::map<v1::DeadlineKind, rescue::core::time_point>> before;
   {
     server_parts first(dir.path);
     REQUIRE(first.service->recover().events == 0);
@@ -124,14 +123,14 @@ TEST_CASE("a deadline that passed while the server was down fires at once on rec
   // Events as a server that stopped ten minutes ago would have written them.
   server_parts first(dir.path);
   auto index = rescue::dispatcher::build_crew_index(first.registry, {});
-  rescue::dispatcher::core_state state;
-  const rescue::dispatcher::environment env{first.policy, first.registry, index};
+  rescue::core::core_state state;
+  const rescue::core::environment env{first.policy, first.registry, index};
   const auto past = dispatch_service::now() - 10min;
   // Crew positions were fresh then.
   for (const auto& crew : first.registry.crews())
     index.move(crew.id(), {crew.position().lat(), crew.position().lon()},
-               rescue::dispatcher::to_ms(past));
-  const auto opened = rescue::dispatcher::decide(
+               rescue::core::to_ms(past));
+  const auto opened = rescue::core::decide(
       state, cmd::call_alarm{"10001", "", v1::SOURCE_PHONE, "张", "139"}, past, env);
   REQUIRE(opened.ok());
   REQUIRE(state.incidents.at(opened.incident).offer->crew_id == "c1");

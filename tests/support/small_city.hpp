@@ -32,7 +32,7 @@ struct temp_dir {
 };
 
 inline std::int64_t now_ms() {
-  return rescue::dispatcher::to_ms(rescue::dispatcher::dispatch_service::now());
+  return rescue::core::to_ms(rescue::dispatcher::dispatch_service::now());
 }
 
 // Unit U1 with crews c1 (nearest) and c2; elevator E1 (rescue code 10001) bound to U1.

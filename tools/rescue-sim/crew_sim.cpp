@@ -5,13 +5,13 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
 #include "rescue/dispatcher/crew_token.hpp"
+#include "rescue/dispatcher/spawn.hpp"
 #include "rescue/protocol/json.hpp"
 
 namespace rescue::sim {
@@ -56,7 +56,7 @@ double crew_sim::uniform() {
 }
 
 void crew_sim::start(milliseconds delay) {
-  asio::co_spawn(io_, run(delay), asio::detached);
+  asio::co_spawn(io_, run(delay), rescue::dispatcher::log_if_thrown("crew sim run"));
 }
 
 void crew_sim::stop() {
@@ -77,7 +77,8 @@ asio::awaitable<void> crew_sim::run(milliseconds delay) {
       backoff = milliseconds{1000};
       connected_ = true;
       ++stats_.crews_connected;
-      asio::co_spawn(io_, location_loop(generation_), asio::detached);
+      asio::co_spawn(io_, location_loop(generation_),
+                     rescue::dispatcher::log_if_thrown("crew sim location loop"));
       send_location();
       beast::flat_buffer buffer;
       for (;;) {
@@ -186,7 +187,7 @@ void crew_sim::on_message(const v1::CrewServerMessage& message) {
       stats_.offer_received(offer.incident_id(), offer.elevator_id(), offer.level(),
                             stats::clock::now());
       open_offers_.insert(offer.incident_id());
-      asio::co_spawn(io_, decide(offer), asio::detached);
+      asio::co_spawn(io_, decide(offer), rescue::dispatcher::log_if_thrown("crew sim decide"));
       break;
     }
     case v1::CrewServerMessage::kWithdrawn: {
@@ -254,7 +255,7 @@ void crew_sim::on_notice(const std::string& text) {
     return;
   }
   job_.accepted = true;
-  asio::co_spawn(io_, work(id), asio::detached);
+  asio::co_spawn(io_, work(id), rescue::dispatcher::log_if_thrown("crew sim work"));
 }
 
 asio::awaitable<void> crew_sim::work(std::uint64_t incident_id) {
@@ -302,7 +303,8 @@ void crew_sim::send(const v1::CrewClientMessage& message) {
   queue_.push_back(protocol::to_json(message));
   if (!writing_) {
     writing_ = true;
-    asio::co_spawn(io_, write_loop(generation_), asio::detached);
+    asio::co_spawn(io_, write_loop(generation_),
+                   rescue::dispatcher::log_if_thrown("crew sim write loop"));
   }
 }
 

@@ -9,11 +9,13 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "http_call.hpp"
+#include "rescue/console.pb.h"
+#include "rescue/dispatcher/spawn.hpp"
+#include "rescue/protocol/json.hpp"
 #include "rescue/storage/registry_csv.hpp"
 
 namespace rescue::sim {
@@ -205,9 +207,12 @@ asio::awaitable<void> driver::phases() {
   const std::uint64_t sent0 = stats_.sent_frames();
   const std::uint64_t heartbeats0 = stats_.heartbeats_sent;
   if (options_.alarm_rate > 0 && !terminals_.empty())
-    asio::co_spawn(io_, alarm_generator(), asio::detached);
-  if (options_.calls_rate > 0) asio::co_spawn(io_, call_generator(), asio::detached);
-  asio::co_spawn(io_, progress(), asio::detached);
+    asio::co_spawn(io_, alarm_generator(),
+                   rescue::dispatcher::log_if_thrown("sim driver alarm generator"));
+  if (options_.calls_rate > 0)
+    asio::co_spawn(io_, call_generator(),
+                   rescue::dispatcher::log_if_thrown("sim driver call generator"));
+  asio::co_spawn(io_, progress(), rescue::dispatcher::log_if_thrown("sim driver progress"));
 
   const bool bursting = options_.burst_at_s >= 0 && options_.burst_rate > 0 &&
                         options_.burst_s > 0 && options_.burst_at_s < options_.duration_s;
@@ -224,7 +229,7 @@ asio::awaitable<void> driver::phases() {
   stats_.steady_frames_per_s_sent = rate(stats_.sent_frames(), sent0);
   stats_.steady_heartbeats_per_s = rate(stats_.heartbeats_sent, heartbeats0);
   if (bursting) {
-    asio::co_spawn(io_, burst(), asio::detached);
+    asio::co_spawn(io_, burst(), rescue::dispatcher::log_if_thrown("sim driver burst"));
     co_await sleep(seconds(options_.duration_s - seconds_since(t0)));
   }
   const double frames_end = co_await scrape_frames_total();
@@ -284,10 +289,13 @@ asio::awaitable<void> driver::call_generator() {
     std::snprintf(phone, sizeof phone, "139%08d", digits(random_));
     const bool injured =
         std::uniform_real_distribution<double>(0, 1)(random_) < options_.injured_prob;
-    const std::string body = std::string("{\"rescue_code\":\"") + e.rescue_code() +
-                             "\",\"source\":\"SOURCE_PHONE\",\"caller_phone\":\"" + phone +
-                             "\",\"people_trapped\":true" + (injured ? ",\"injured\":true" : "") +
-                             "}";
+    rescue::v1::CreateFromCall call;
+    call.set_rescue_code(e.rescue_code());
+    call.set_source(rescue::v1::SOURCE_PHONE);
+    call.set_caller_phone(phone);
+    call.set_people_trapped(true);
+    call.set_injured(injured);
+    const std::string body = rescue::protocol::to_json(call);
     ++stats_.calls_sent;
     stats_.alarm_sent(e.id(), clock::now());
     // Not awaited inline: a slow answer must not hold back the Poisson schedule.
@@ -306,7 +314,7 @@ asio::awaitable<void> driver::call_generator() {
                          r.error.c_str());
           }
         }(this, body),
-        asio::detached);
+        rescue::dispatcher::log_if_thrown("sim driver call"));
   }
 }
 

@@ -1,11 +1,7 @@
 #include "fire_receiver.hpp"
 
-#include <google/protobuf/struct.pb.h>
-#include <google/protobuf/util/json_util.h>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -16,6 +12,10 @@
 #include <boost/beast/http/write.hpp>
 
 #include "http_call.hpp"
+#include "rescue/console.pb.h"
+#include "rescue/dispatcher/spawn.hpp"
+#include "rescue/protocol/json.hpp"
+#include "rescue/webhooks.pb.h"
 
 namespace rescue::sim {
 
@@ -28,6 +28,19 @@ namespace {
 
 constexpr auto tuple = asio::as_tuple(asio::use_awaitable);
 
+std::string received_json() {
+  rescue::v1::WebhookReceipt receipt;
+  receipt.set_received(true);
+  return rescue::protocol::to_json(receipt);
+}
+
+std::string not_an_escalation_json() {
+  rescue::v1::ApiError error;
+  error.set_code("not_fire_escalation");
+  error.set_message("not a fire escalation");
+  return rescue::protocol::to_json(error);
+}
+
 }  // namespace
 
 fire_receiver::fire_receiver(asio::io_context& io, const fire_settings& settings, stats& st)
@@ -39,7 +52,8 @@ void fire_receiver::start() {
   acceptor_.set_option(asio::socket_base::reuse_address(true));
   acceptor_.bind(endpoint);
   acceptor_.listen();
-  asio::co_spawn(io_, accept_loop(), asio::detached);
+  asio::co_spawn(io_, accept_loop(),
+                 rescue::dispatcher::log_if_thrown("fire receiver accept loop"));
 }
 
 void fire_receiver::stop() {
@@ -55,22 +69,18 @@ asio::awaitable<void> fire_receiver::accept_loop() {
       if (stopped_ || ec == asio::error::operation_aborted) co_return;
       continue;  // e.g. out of descriptors for a moment: keep serving
     }
-    asio::co_spawn(io_, serve(std::move(socket)), asio::detached);
+    asio::co_spawn(io_, serve(std::move(socket)),
+                   rescue::dispatcher::log_if_thrown("fire receiver serve"));
   }
 }
 
 std::uint64_t fire_receiver::incident_of(const std::string& body, std::int64_t& alarm_at_ms) {
-  google::protobuf::Struct parsed;
-  if (!google::protobuf::util::JsonStringToMessage(body, &parsed).ok()) return 0;
-  const auto& fields = parsed.fields();
-  const auto kind = fields.find("kind");
-  const auto id = fields.find("incident_id");
-  if (kind == fields.end() || kind->second.string_value() != "fire_escalation" ||
-      id == fields.end() || id->second.number_value() <= 0)
+  rescue::v1::FireEscalation escalation;
+  if (!rescue::protocol::from_json(body, escalation).empty() ||
+      escalation.kind() != "fire_escalation")
     return 0;
-  if (const auto alarm = fields.find("alarm_at_ms"); alarm != fields.end())
-    alarm_at_ms = static_cast<std::int64_t>(alarm->second.number_value());
-  return static_cast<std::uint64_t>(id->second.number_value());
+  alarm_at_ms = escalation.alarm_at_ms();
+  return escalation.incident_id();
 }
 
 asio::awaitable<void> fire_receiver::serve(tcp::socket socket) {
@@ -87,12 +97,13 @@ asio::awaitable<void> fire_receiver::serve(tcp::socket socket) {
     http::response<http::string_body> response(
         id != 0 ? http::status::ok : http::status::bad_request, request.version());
     response.set(http::field::content_type, "application/json");
-    response.body() = id != 0 ? "{\"received\":true}" : "{\"error\":\"not a fire escalation\"}";
+    response.body() = id != 0 ? received_json() : not_an_escalation_json();
     response.keep_alive(request.keep_alive());
     response.prepare_payload();
     if (id != 0 && seen_.insert(id).second) {
       stats_.fire_escalated(id);
-      asio::co_spawn(io_, respond_to(id, alarm_at_ms), asio::detached);
+      asio::co_spawn(io_, respond_to(id, alarm_at_ms),
+                     rescue::dispatcher::log_if_thrown("fire receiver respond to"));
     }
     auto [w_ec, w_n] = co_await http::async_write(stream, response, tuple);
     if (w_ec || !response.keep_alive()) co_return;
@@ -103,7 +114,9 @@ asio::awaitable<void> fire_receiver::respond_to(std::uint64_t incident_id,
                                                 std::int64_t alarm_at_ms) {
   const auto ex = io_.get_executor();
   const std::string base = "/api/v1/fire/incidents/" + std::to_string(incident_id);
-  const std::string body = "{\"fire_unit\":\"rescue-sim 119\"}";
+  rescue::v1::FireReport report;
+  report.set_fire_unit("rescue-sim 119");
+  const std::string body = rescue::protocol::to_json(report);
   asio::steady_timer wait(io_);
   wait.expires_after(settings_.ack_delay);
   co_await wait.async_wait(tuple);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <spdlog/fmt/fmt.h>
+
 namespace rescue::sim {
 
 void stats::alarm_sent(const std::string& elevator_id, clock::time_point at) {
@@ -55,49 +57,30 @@ void stats::print(std::FILE* out) const {
     return std::string(text);
   };
   std::fprintf(out, "\n== rescue-sim outcome after %.1f s ==\n", run_seconds);
-  std::fprintf(out,
-               "terminals: %llu authenticated at the end (all connected in %.1f s), %llu auth "
-               "failures, %llu disconnects, %llu goodbyes\n",
-               static_cast<unsigned long long>(terminals_authenticated), connect_seconds,
-               static_cast<unsigned long long>(terminal_auth_failures),
-               static_cast<unsigned long long>(terminal_disconnects),
-               static_cast<unsigned long long>(terminal_goodbyes));
-  std::fprintf(out,
-               "frames: %llu heartbeats, %llu status (%llu acked), %llu pings answered, %llu "
-               "events resent\n",
-               static_cast<unsigned long long>(heartbeats_sent),
-               static_cast<unsigned long long>(statuses_sent),
-               static_cast<unsigned long long>(statuses_acked),
-               static_cast<unsigned long long>(pings_answered),
-               static_cast<unsigned long long>(events_resent));
-  std::fprintf(out,
-               "alarms sent: %llu terminal (%llu in the burst), %llu phone calls (%llu accepted, "
-               "%llu failed)\n",
-               static_cast<unsigned long long>(alarms_sent),
-               static_cast<unsigned long long>(burst_alarms_sent),
-               static_cast<unsigned long long>(calls_sent),
-               static_cast<unsigned long long>(calls_accepted),
-               static_cast<unsigned long long>(calls_failed));
-  std::fprintf(out, "alarms acknowledged: %llu of %llu; ack latency p50 %s ms, p99 %s ms (n=%zu)\n",
-               static_cast<unsigned long long>(alarms_acked),
-               static_cast<unsigned long long>(alarms_sent), ms(percentile(ack_ms_, 0.50)).c_str(),
-               ms(percentile(ack_ms_, 0.99)).c_str(), ack_ms_.size());
+  fmt::print(out,
+             "terminals: {} authenticated at the end (all connected in {:.1f} s), {} auth "
+             "failures, {} disconnects, {} goodbyes\n",
+             terminals_authenticated, connect_seconds, terminal_auth_failures, terminal_disconnects,
+             terminal_goodbyes);
+  fmt::print(out,
+             "frames: {} heartbeats, {} status ({} acked), {} pings answered, {} events resent\n",
+             heartbeats_sent, statuses_sent, statuses_acked, pings_answered, events_resent);
+  fmt::print(
+      out, "alarms sent: {} terminal ({} in the burst), {} phone calls ({} accepted, {} failed)\n",
+      alarms_sent, burst_alarms_sent, calls_sent, calls_accepted, calls_failed);
+  fmt::print(out, "alarms acknowledged: {} of {}; ack latency p50 {} ms, p99 {} ms (n={})\n",
+             alarms_acked, alarms_sent, ms(percentile(ack_ms_, 0.50)),
+             ms(percentile(ack_ms_, 0.99)), ack_ms_.size());
   std::fprintf(out,
                "alarm to offer: p50 %s ms, p99 %s ms (n=%zu incidents offered, %zu alarms still "
                "without an offer)\n",
                ms(percentile(offer_ms_, 0.50)).c_str(), ms(percentile(offer_ms_, 0.99)).c_str(),
                offer_ms_.size(), pending_alarms_.size());
-  std::fprintf(out,
-               "crews: %llu connected at the end, %llu offers, %llu accepted (%llu refused), %llu "
-               "declined, %llu left to expire, %llu withdrawn, %llu released\n",
-               static_cast<unsigned long long>(crews_connected),
-               static_cast<unsigned long long>(offers_received),
-               static_cast<unsigned long long>(accepts_sent),
-               static_cast<unsigned long long>(accepts_refused),
-               static_cast<unsigned long long>(declines_sent),
-               static_cast<unsigned long long>(offers_ignored),
-               static_cast<unsigned long long>(withdrawals),
-               static_cast<unsigned long long>(releases));
+  fmt::print(out,
+             "crews: {} connected at the end, {} offers, {} accepted ({} refused), {} declined, {} "
+             "left to expire, {} withdrawn, {} released\n",
+             crews_connected, offers_received, accepts_sent, accepts_refused, declines_sent,
+             offers_ignored, withdrawals, releases);
   std::size_t within30 = 0;
   std::vector<double> arrival_min;
   for (const auto& [id, s] : arrival_s_) {
@@ -122,12 +105,8 @@ void stats::print(std::FILE* out) const {
   std::fprintf(out,
                "levels used (highest per incident): level 1 %zu, level 2 %zu, level 3 (fire) %zu\n",
                levels[1], levels[2], levels[3]);
-  std::fprintf(
-      out, "fire escalations: %llu (acknowledged %llu, arrival reported %llu, failed calls %llu)\n",
-      static_cast<unsigned long long>(fire_escalations),
-      static_cast<unsigned long long>(fire_acks_ok),
-      static_cast<unsigned long long>(fire_arrivals_ok),
-      static_cast<unsigned long long>(fire_calls_failed));
+  fmt::print(out, "fire escalations: {} (acknowledged {}, arrival reported {}, failed calls {})\n",
+             fire_escalations, fire_acks_ok, fire_arrivals_ok, fire_calls_failed);
   if (steady_frames_per_s_sent >= 0)
     std::fprintf(out,
                  "terminal frames/s, steady window of %.1f s: %.0f written (%.0f heartbeats/s), "

@@ -5,10 +5,10 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include "rescue/dispatcher/spawn.hpp"
 
 namespace rescue::sim {
 
@@ -39,7 +39,7 @@ terminal_sim::terminal_sim(asio::io_context& io, const terminal_settings& settin
 }
 
 void terminal_sim::start(milliseconds delay) {
-  asio::co_spawn(io_, run(delay), asio::detached);
+  asio::co_spawn(io_, run(delay), rescue::dispatcher::log_if_thrown("terminal sim run"));
 }
 
 void terminal_sim::stop() {
@@ -89,7 +89,8 @@ asio::awaitable<void> terminal_sim::run(milliseconds delay) {
     if (co_await connect_and_authenticate()) {
       backoff = milliseconds{1000};
       const std::uint64_t generation = generation_;
-      asio::co_spawn(io_, heartbeat_loop(generation), asio::detached);
+      asio::co_spawn(io_, heartbeat_loop(generation),
+                     rescue::dispatcher::log_if_thrown("terminal sim heartbeat loop"));
       // Whatever the last connection left unacknowledged goes again, same boot id and seq.
       resend_due(true);
       v1::TerminalFrame frame;
@@ -261,7 +262,8 @@ void terminal_sim::send(const v1::TerminalFrame& frame) {
   protocol::append_frame(frame, out_, settings_.max_frame_bytes);
   if (!write_active_) {
     write_active_ = true;
-    asio::co_spawn(io_, write_loop(generation_), asio::detached);
+    asio::co_spawn(io_, write_loop(generation_),
+                   rescue::dispatcher::log_if_thrown("terminal sim write loop"));
   }
 }
 
@@ -270,7 +272,8 @@ void terminal_sim::send_bytes(const std::string& bytes) {
   out_ += bytes;
   if (!write_active_) {
     write_active_ = true;
-    asio::co_spawn(io_, write_loop(generation_), asio::detached);
+    asio::co_spawn(io_, write_loop(generation_),
+                   rescue::dispatcher::log_if_thrown("terminal sim write loop"));
   }
 }
 

@@ -12,23 +12,6 @@ namespace rescue::rescuectl {
 
 namespace {
 
-std::string json_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
 std::string body_text(const rescue::v1::Event& event) {
   if (event.body_case() == rescue::v1::Event::BODY_NOT_SET) return {};
   const auto* field = event.GetDescriptor()->FindFieldByNumber(event.body_case());
@@ -90,13 +73,16 @@ std::string timeline_text(const storage::journal_record& record, const rescue::v
 }
 
 std::string json_line(const storage::journal_record& record, const rescue::v1::Event& event) {
-  std::ostringstream out;
-  out << "{\"seq\":" << record.seq << ",\"at_ms\":" << record.at_ms << ",\"time\":\""
-      << iso_time_cst(record.at_ms) << "\",\"incident_id\":" << record.incident_id
-      << ",\"event_type\":\"" << json_escape(record.event_type) << "\",\"prev_hash\":\""
-      << storage::to_hex(record.prev_hash) << "\",\"hash\":\"" << storage::to_hex(record.hash)
-      << "\",\"event\":" << protocol::to_json(event) << "}";
-  return out.str();
+  rescue::v1::JournalRecordLine line;
+  line.set_seq(record.seq);
+  line.set_at_ms(record.at_ms);
+  line.set_time(iso_time_cst(record.at_ms));
+  line.set_incident_id(record.incident_id);
+  line.set_event_type(record.event_type);
+  line.set_prev_hash(storage::to_hex(record.prev_hash));
+  line.set_hash(storage::to_hex(record.hash));
+  *line.mutable_event() = event;
+  return protocol::to_json(line);
 }
 
 }  // namespace rescue::rescuectl

@@ -6,9 +6,8 @@
 #include <optional>
 #include <set>
 
-#include <boost/asio/io_context.hpp>
-
-#include "rescue/dispatcher/dispatch_service.hpp"
+#include "rescue/core/replayer.hpp"
+#include "rescue/dispatcher/journal_replay.hpp"
 #include "rescue/storage/sqlite_journal.hpp"
 
 namespace rescue::tools {
@@ -31,30 +30,26 @@ int run_replay(const std::string& journal_path) {
     return exit_unusable;
   }
 
-  // The server's own path: dispatch_service::recover folds every record in sequence order.
-  boost::asio::io_context io;
-  const storage::registry no_registry;
-  const dispatcher::escalation_policy policy;
-  dispatcher::metrics m;
-  dispatcher::dispatch_service service(io, policy, no_registry, geo::crew_index{}, *journal, m);
-  dispatcher::recovery_report report;
+  // The server's own path: the core's replayer over every record in sequence order.
+  core::replayed rebuilt;
   const auto started = std::chrono::steady_clock::now();
   try {
-    report = service.recover();
+    rebuilt = dispatcher::replay_journal(*journal);
   } catch (const std::exception& e) {
     std::cerr << "rescuectl: replay failed: " << e.what() << "\n";
     return exit_failed;
   }
   const double fold_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::optional<dispatcher::core_state> rebuilt;
-  service.async_read<dispatcher::core_state>(
-      [](const dispatcher::core_state& s, const geo::crew_index&) { return s; },
-      [&](dispatcher::core_state s) { rebuilt = std::move(s); });
-  while (!rebuilt)
-    io.run_one();
-  // Recovery armed timers for the open deadlines; replay only reads, so drop them.
-  io.stop();
+  // What the server would re-arm at start-up, and how much of it is already overdue.
+  const auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  std::size_t deadlines = 0, overdue = 0;
+  for (const auto& [id, inc] : rebuilt.state.incidents) {
+    for (const auto& [kind, at] : inc.deadlines) {
+      ++deadlines;
+      if (at <= now) ++overdue;
+    }
+  }
 
   // An independent fold: each incident from its own events alone. An incident's state must not
   // depend on any other incident's events.
@@ -82,17 +77,15 @@ int run_replay(const std::string& journal_path) {
       std::cerr << "rescuectl: cannot read incident " << id << ": " << ec.message() << "\n";
       return exit_unusable;
     }
-    dispatcher::core_state alone;
+    core::replayer alone;
     for (const auto& r : records) {
-      v1::Event e;
-      if (!r.parse(e)) {
-        std::cerr << "seq " << r.seq << ": payload does not parse\n";
+      if (const auto why = alone.feed(r.seq, r.payload)) {
+        std::cerr << *why << "\n";
         return exit_failed;
       }
-      dispatcher::apply(alone, e);
     }
-    const dispatcher::incident* a = alone.find(id);
-    const dispatcher::incident* b = rebuilt->find(id);
+    const core::incident* a = alone.state().find(id);
+    const core::incident* b = rebuilt.state.find(id);
     if (a && a->late) ++late;
     if ((a == nullptr) != (b == nullptr) || (a && !(*a == *b))) {
       ++mismatches;
@@ -101,22 +94,22 @@ int run_replay(const std::string& journal_path) {
   }
 
   std::size_t awaiting_follow_up = 0;
-  for (const auto& [id, inc] : rebuilt->incidents)
+  for (const auto& [id, inc] : rebuilt.state.incidents)
     if (inc.closed_at) ++awaiting_follow_up;
-  std::cout << "events:              " << report.events << " (read and folded in "
+  std::cout << "events:              " << rebuilt.events << " (read and folded in "
             << static_cast<long long>(fold_s * 1000) << " ms, "
-            << static_cast<long long>(fold_s > 0 ? report.events / fold_s : 0) << " events/s)\n"
+            << static_cast<long long>(fold_s > 0 ? rebuilt.events / fold_s : 0) << " events/s)\n"
             << "incidents opened:    " << opened << "\n"
-            << "open (in memory):    " << rebuilt->incidents.size() - awaiting_follow_up << "\n"
+            << "open (in memory):    " << rebuilt.state.incidents.size() - awaiting_follow_up
+            << "\n"
             << "closed, follow-up due: " << awaiting_follow_up << "\n"
             << "closed:              " << closed << "\n"
             << "followed up:         " << followed_up << "\n"
             << "cancelled:           " << cancelled << "\n"
             << "open and late:       " << late << "\n"
-            << "deadlines to re-arm: " << report.deadlines_rearmed << " ("
-            << report.deadlines_overdue << " overdue)\n";
-  if (rebuilt->finished != cancelled + followed_up) {
-    std::cerr << "finished incidents: rebuild counts " << rebuilt->finished << ", journal has "
+            << "deadlines to re-arm: " << deadlines << " (" << overdue << " overdue)\n";
+  if (rebuilt.state.finished != cancelled + followed_up) {
+    std::cerr << "finished incidents: rebuild counts " << rebuilt.state.finished << ", journal has "
               << cancelled + followed_up << "\n";
     ++mismatches;
   }

@@ -1,19 +1,17 @@
 // The crew WebSocket (docs/crew-channel.md): receipts every message, drops duplicates by seq
 // (the server resends everything unreceipted on each connect), reconnects with backoff.
+import { ReconnectingSocket, parseFrame } from '/js/socket.js';
 
-export class CrewChannel {
+export class CrewChannel extends ReconnectingSocket {
   constructor({ crewId, token, onMessage, onStatus }) {
+    super();
     this.crewId = crewId;
     this.token = token;
     this.onMessage = onMessage;
     this.onStatus = onStatus;
     this.seen = new Set();
-    this.delayMs = 1000;
-    this.stopped = false;
     this.everOpened = false;
     this.openedAt = 0;
-    this.ws = null;
-    this.timer = null;
     // Sent while the socket was down: locations are only worth the latest one, actions all.
     this.pending = [];
   }
@@ -22,17 +20,6 @@ export class CrewChannel {
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
     const q = new URLSearchParams({ crew: this.crewId, token: this.token });
     return `${scheme}://${location.host}/ws/crew?${q}`;
-  }
-
-  start() {
-    this.stopped = false;
-    this.connect();
-  }
-
-  stop() {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    if (this.ws) this.ws.close(1000, 'signed out');
   }
 
   connected() {
@@ -51,13 +38,12 @@ export class CrewChannel {
 
   connect() {
     this.onStatus('connecting');
-    const ws = new WebSocket(this.url());
-    this.ws = ws;
+    const ws = this.open(this.url());
     let opened = false;
     ws.onopen = () => {
       opened = true;
       this.everOpened = true;
-      this.delayMs = 1000;
+      this.opened();
       this.openedAt = Date.now();
       this.onStatus('online');
       const queued = this.pending;
@@ -65,12 +51,8 @@ export class CrewChannel {
       for (const m of queued) ws.send(JSON.stringify(m));
     };
     ws.onmessage = (m) => {
-      let msg;
-      try {
-        msg = JSON.parse(m.data);
-      } catch {
-        return;
-      }
+      const msg = parseFrame(m);
+      if (msg === undefined) return;
       const seq = String(msg.seq ?? '');
       // Receipt first and always, duplicates included: an unreceipted message keeps coming back.
       if (seq) ws.send(JSON.stringify({ receipt: { seq } }));
@@ -79,7 +61,7 @@ export class CrewChannel {
       this.onMessage(msg, { openedAt: this.openedAt });
     };
     ws.onclose = async (e) => {
-      if (this.ws !== ws || this.stopped) return;
+      if (!this.current(ws)) return;
       if (e.code === 1000 && /replaced/.test(e.reason)) {
         // Another phone signed in as this crew: fighting over the connection helps nobody.
         this.stopped = true;
@@ -94,10 +76,7 @@ export class CrewChannel {
         this.onStatus('refused');
         return;
       }
-      const wait = Math.min(this.delayMs, 30000) * (0.75 + Math.random() * 0.5);
-      this.delayMs = Math.min(this.delayMs * 2, 30000);
-      this.onStatus('offline', Math.round(wait / 1000));
-      this.timer = setTimeout(() => this.connect(), wait);
+      this.onStatus('offline', this.retry());
     };
   }
 }

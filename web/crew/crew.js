@@ -25,6 +25,11 @@ const state = {
   gpsWatch: null,
   gpsError: '',
   resendTimer: null,
+  // As the server last said (CrewStatus): null until it has. `shiftPending` while a switch waits
+  // for its answer; `shiftError` the last refusal.
+  onDuty: null,
+  shiftPending: false,
+  shiftError: '',
 };
 
 function loadSession() {
@@ -65,12 +70,24 @@ function onMessage(msg, { openedAt }) {
   } else if (msg.notice) {
     applyNotice(msg.notice.text || '');
     addLog(msg.notice.text || '');
+  } else if (msg.status) {
+    state.onDuty = Boolean(msg.status.on_duty);
+    state.shiftPending = false;
   }
   render();
 }
 
-// "<result> <action> <incident_id>[: reason]"
+// "<result> <action> <incident_id>[: reason]", or "<result> shift on|off[: reason]"
 function applyNotice(text) {
+  const s = text.match(/^(\S+) shift (on|off)(?::\s*(.*))?$/);
+  if (s) {
+    // Success is followed by a status, which settles the switch; a refusal settles it here.
+    if (s[1] !== 'ok') {
+      state.shiftPending = false;
+      state.shiftError = `${s[1]}${s[3] ? `: ${s[3]}` : ''}`;
+    }
+    return;
+  }
   const m = text.match(/^(\S+) (\S+) (\d+)(?::\s*(.*))?$/);
   if (!m) return;
   const [, result, action, id, reason] = m;
@@ -97,6 +114,14 @@ function act(id, action) {
   const body = { incident_id: String(id) };
   if (action === 'decline') body.reason = 'declined on the crew page';
   state.channel.send({ [action]: body });
+  render();
+}
+
+function toggleShift() {
+  if (state.onDuty === null || state.shiftPending || !state.channel) return;
+  state.shiftPending = true;
+  state.shiftError = '';
+  state.channel.send({ shift: { on_duty: !state.onDuty } });
   render();
 }
 
@@ -210,6 +235,14 @@ function render() {
     : state.gpsError ? t('crew.gps_off', { why: state.gpsError }) : '';
   $('#position').textContent = p ? `${p.lat.toFixed(5)}, ${p.lon.toFixed(5)} · ${t('crew.location_sent', { time: clockTime(p.at) })}` : '';
   $('#log').replaceChildren(...state.log.map((l) => el('li', {}, l)));
+  const duty = state.onDuty === null ? 'unknown' : state.onDuty ? 'on' : 'off';
+  $('#shift-state').dataset.duty = duty;
+  $('#shift-state').textContent = t(`crew.duty.${duty}`);
+  const button = $('#shift');
+  button.textContent = state.onDuty ? t('crew.sign_off') : t('crew.sign_on');
+  button.className = state.onDuty ? '' : 'primary';
+  button.disabled = state.onDuty === null || state.shiftPending;
+  $('#shift-error').textContent = state.shiftError;
 }
 
 function setStatus(s, secs) {
@@ -262,6 +295,9 @@ function signOut(error) {
   state.jobs.clear();
   state.log = [];
   state.position = null;
+  state.onDuty = null;
+  state.shiftPending = false;
+  state.shiftError = '';
   localStorage.removeItem(sessionKey);
   $('#app').hidden = true;
   $('#signin').hidden = false;
@@ -272,6 +308,7 @@ translatePage();
 $('#lang').onclick = toggleLanguage;
 onLanguageChange(() => render());
 $('#signout').onclick = () => signOut('');
+$('#shift').onclick = toggleShift;
 $('#signin-form').onsubmit = (e) => {
   e.preventDefault();
   const f = new FormData(e.target);

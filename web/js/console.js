@@ -7,7 +7,7 @@ import { Board } from './board.js';
 import { MapPanel } from './map.js';
 import { Detail } from './detail.js';
 import { CreatePanel } from './create.js';
-import { el } from './format.js';
+import { el, ms } from './format.js';
 
 const $ = (sel) => document.querySelector(sel);
 const crewPollMs = 10000;
@@ -64,7 +64,7 @@ function start(session) {
     map.select(id);
     detail.show(id);
   };
-  const map = new MapPanel($('#map'), { onSelect: select });
+  const map = new MapPanel($('#map'), { onSelect: select, legend: document.querySelector('.map-panel .legend') });
   const board = new Board($('#board'), { onSelect: select, now });
   board.subscribe((list) => map.setIncidents(list));
   const create = new CreatePanel($('#create'), {
@@ -89,7 +89,7 @@ function start(session) {
   const pollCrews = async () => {
     try {
       const r = await api.crews();
-      if (r.at_ms) clockOffsetMs = r.at_ms - Date.now();
+      if (r.at_ms) clockOffsetMs = ms(r.at_ms) - Date.now();
       map.setCrews(r.crews);
     } catch {
       // The live feed's status already tells the operator when the server is gone.

@@ -64,6 +64,9 @@ function eventDetail(kind, b) {
       return `${(b.kind || '').replace('DEADLINE_', '').toLowerCase()} → ${clockTime(ms(b.at_ms))}`;
     case 'deadline_cleared':
       return (b.kind || '').replace('DEADLINE_', '').toLowerCase();
+    case 'trapped_cleared':
+      return [b.terminal_id, b.kept_open_because ? `${t('detail.kept_open')}: ${b.kept_open_because}` : '']
+        .filter(Boolean).join(' ');
     default:
       return b.crew_id || b.terminal_id || '';
   }
@@ -169,7 +172,12 @@ export class Detail {
       el('h3', {}, t('detail.callers')),
       el('ul', { class: 'alarms' }, (i.alarms || []).map((a) => el('li', {},
         [label('source', a.source), a.terminal_event ? a.terminal_event.replace('EVENT_', '').toLowerCase() : '',
-          a.caller_name, a.caller_phone, a.operator_id ? `[${a.operator_id}]` : ''].filter(Boolean).join(' ')))),
+          a.caller_name, a.caller_phone, a.operator_id ? `[${a.operator_id}]` : '',
+          a.repeats ? t('detail.repeats', { n: a.repeats }) : ''].filter(Boolean).join(' ')))),
+      (i.alarm_count || 0) > (i.alarms || []).reduce((n, a) => n + 1 + (a.repeats || 0), 0)
+        ? el('p', { class: 'muted' }, t('detail.alarms_more', { n: i.alarm_count })) : null,
+      i.cleared_by_terminal && i.stage !== 'STAGE_CANCELLED'
+        ? el('p', { class: 'warn', dataset: { role: 'cleared-by-terminal' } }, t('detail.cleared_open')) : null,
       this.actions(i),
       this.ranking(i),
       this.timeline(i),

@@ -12,9 +12,20 @@ const staleAfterS = 300;
 // Central Chongqing, for an empty map.
 const defaultBounds = { minLat: 29.38, maxLat: 29.95, minLon: 106.33, maxLon: 106.75 };
 
+// What the map shows a crew as, from /api/v1/crews (duty and jobs are the dispatcher's, the age
+// the position's): on a job first, whatever its phone says; then off duty; then stale.
+export function crewState(crew) {
+  if (crew.busy) return 'busy';
+  if (!crew.on_duty) return 'off';
+  if (!crew.position || (crew.position_age_s || 0) > staleAfterS) return 'stale';
+  return 'free';
+}
+const crewColour = { busy: '#2680c2', free: '#3ebd93', stale: '#bcccdc' };
+
 export class MapPanel {
-  constructor(canvas, { onSelect }) {
+  constructor(canvas, { onSelect, legend }) {
     this.canvas = canvas;
+    this.legend = legend;
     this.onSelect = onSelect;
     this.incidents = [];
     this.crews = [];
@@ -37,6 +48,13 @@ export class MapPanel {
 
   setCrews(crews) {
     this.crews = crews || [];
+    // The legend counts every crew, placed or not: how many the dispatcher could send now.
+    const counts = { free: 0, busy: 0, stale: 0, off: 0 };
+    for (const crew of this.crews) counts[crewState(crew)] += 1;
+    for (const [state, n] of Object.entries(counts)) {
+      const tag = this.legend?.querySelector(`[data-count=${state}]`);
+      if (tag) tag.textContent = String(n);
+    }
     this.draw();
   }
 
@@ -110,13 +128,19 @@ export class MapPanel {
       g.fillText(district(d.code), cx, cy - 18);
     }
 
-    // Crews: small squares; colour by state.
+    // Crews: small squares; colour by state, off duty as an outline.
     for (const crew of this.crews) {
       if (!crew.position) continue;
       const [x, y] = xy(crew.position);
-      const stale = crew.position_age_s > staleAfterS;
-      g.fillStyle = stale ? '#bcccdc' : crew.busy ? '#2680c2' : '#3ebd93';
-      g.fillRect(x - 3, y - 3, 6, 6);
+      const state = crewState(crew);
+      if (state === 'off') {
+        g.strokeStyle = '#829ab1';
+        g.lineWidth = 1;
+        g.strokeRect(x - 3, y - 3, 6, 6);
+      } else {
+        g.fillStyle = crewColour[state];
+        g.fillRect(x - 3, y - 3, 6, 6);
+      }
     }
 
     // Incidents on top: circles coloured like their board clock.

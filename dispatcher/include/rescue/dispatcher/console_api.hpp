@@ -16,11 +16,11 @@ namespace rescue::dispatcher {
 
 // Every incident in memory, most urgent first: the active ones by their arrival target (least
 // time left first), then those already closed and waiting for the follow-up call.
-rescue::v1::IncidentList incidents_by_urgency(const core_state& state);
+rescue::v1::IncidentList incidents_by_urgency(const core::core_state& state);
 
 // HTTP status for a refused command: 404 for unknown things, 409 for a conflict with the
 // incident's state, 400 for an invalid request.
-http::status status_for(refusal r);
+http::status status_for(core::refusal r);
 
 class console_api {
  public:
@@ -48,13 +48,13 @@ class console_api {
   static asio::awaitable<http_response> session(request_context ctx);
   asio::awaitable<http_response> districts(request_context ctx);
 
-  asio::awaitable<http_response> submit(const http_request& request, command c,
+  asio::awaitable<http_response> submit(const http_request& request, core::command c,
                                         http::status success);
 
   dispatch_service& service_;
   asio::thread_pool blocking_;
   std::atomic<bool> verifying_{false};
-  const std::string districts_json_;
+  const rescue::v1::DistrictList districts_;
 };
 
 }  // namespace rescue::dispatcher

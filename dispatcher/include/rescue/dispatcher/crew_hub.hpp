@@ -15,10 +15,11 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
+#include "rescue/core/incident_core.hpp"
 #include "rescue/crew.pb.h"
+#include "rescue/dispatcher/credentials.hpp"
 #include "rescue/dispatcher/dispatch_service.hpp"
 #include "rescue/dispatcher/http_router.hpp"
-#include "rescue/dispatcher/incident_core.hpp"
 #include "rescue/dispatcher/metrics.hpp"
 #include "rescue/dispatcher/outbox.hpp"
 #include "rescue/dispatcher/server_config.hpp"
@@ -34,27 +35,28 @@ class crew_hub {
   static constexpr std::size_t max_unacknowledged = 256;
 
   // `box` carries the SMS fallback; `config` supplies the [crews] keys. All must outlive the hub.
+  // Crew tokens are checked against `creds` (made from `config` when null), so they can rotate.
   crew_hub(asio::io_context& io, const server_config& config, dispatch_service& service,
-           outbox& box, metrics& m);
+           outbox& box, metrics& m, std::shared_ptr<credential_store> creds = {});
   ~crew_hub();
   crew_hub(const crew_hub&) = delete;
   crew_hub& operator=(const crew_hub&) = delete;
 
   // dispatch_channels.offer and .withdraw: called on the service's strand after the events are
   // durable; they only post to the hub's strand.
-  void on_offer(const fx::offer_job& offer);
-  void on_withdraw(const fx::withdraw_job& withdrawal);
+  void on_offer(const core::fx::offer_job& offer);
+  void on_withdraw(const core::fx::withdraw_job& withdrawal);
 
   // After dispatch_service::recover(): reads the offers still pending in the core and pushes
   // them again (new sequence numbers, receipt timers re-armed). Sequence numbers start at the
   // hub's start time in milliseconds, so they keep increasing across restarts.
   void reseed_from_service();
-  void reseed(std::vector<fx::offer_job> pending);
+  void reseed(std::vector<core::fx::offer_job> pending);
   // The JobOffer of every incident whose offer is still open, as the core made it.
-  static std::vector<fx::offer_job> pending_offers(const core_state& state);
+  static std::vector<core::fx::offer_job> pending_offers(const core::core_state& state);
 
   // The websocket_handler for "/ws/crew" (access::custom): authenticates, then upgrades.
-  void accept(boost::beast::tcp_stream stream, http_request request);
+  void accept(websocket_upgrade upgrade);
   // Registers accept() as the "/ws/crew" route.
   void add_routes(http_router& router);
 
@@ -63,6 +65,7 @@ class crew_hub {
 
   // ---- used by sessions (any thread) ----
   const server_config& config() const { return config_; }
+  const credential_store& credentials() const { return *credentials_; }
   dispatch_service& service() { return service_; }
   metrics& stats() { return metrics_; }
   // The session is the crew's one live connection from now on; an older one is closed. Every
@@ -72,12 +75,14 @@ class crew_hub {
   void receipt(const std::string& crew_id, std::uint64_t seq);
   // A sequenced notice (answers to the crew's own actions).
   void notice(const std::string& crew_id, std::string text);
+  // The crew's duty and job as the core holds them (CrewStatus): on connect, after a shift.
+  void send_status(const std::string& crew_id);
 
  private:
   struct pending_message {
     std::uint64_t seq = 0;
     std::shared_ptr<const std::string> json;
-    incident_id incident = 0;                           // offers and withdrawals
+    core::incident_id incident = 0;                     // offers and withdrawals
     std::shared_ptr<const rescue::v1::JobOffer> offer;  // offers only, for the SMS text
     std::shared_ptr<asio::steady_timer> receipt_timer;  // offers only, until SMS or receipt
   };
@@ -95,6 +100,7 @@ class crew_hub {
 
   asio::io_context& io_;
   const server_config& config_;
+  std::shared_ptr<credential_store> credentials_;
   dispatch_service& service_;
   outbox& outbox_;
   metrics& metrics_;

@@ -22,9 +22,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
-#include "rescue/dispatcher/incident_core.hpp"
+#include "rescue/core/incident_core.hpp"
+#include "rescue/core/terminal_frames.hpp"
 #include "rescue/dispatcher/metrics.hpp"
 #include "rescue/geo/crew_index.hpp"
+#include "rescue/storage/crew_position_store.hpp"
 #include "rescue/storage/journal.hpp"
 
 namespace rescue::dispatcher {
@@ -34,11 +36,16 @@ namespace asio = boost::asio;
 // Where effects go once durable. Each is called on the service's strand and must not block:
 // post to your own strand.
 struct dispatch_channels {
-  std::function<void(const fx::offer_job&)> offer;
-  std::function<void(const fx::withdraw_job&)> withdraw;
-  std::function<void(const fx::notify_fire&, const rescue::v1::IncidentView&)> fire;
+  std::function<void(const core::fx::offer_job&)> offer;
+  std::function<void(const core::fx::withdraw_job&)> withdraw;
+  std::function<void(const core::fx::notify_fire&, const rescue::v1::IncidentView&)> fire;
   // `removed` when the incident left memory (cancelled, or followed up).
   std::function<void(const rescue::v1::IncidentView&, bool removed)> incident_changed;
+  // The outbox message of an escalation, built before its events are appended so that the
+  // journal stores the fire call in the escalation's own transaction (transactional outbox).
+  std::function<storage::outbox_message(const core::fx::notify_fire&,
+                                        const rescue::v1::IncidentView&)>
+      fire_message;
 };
 
 struct recovery_report {
@@ -52,7 +59,7 @@ class dispatch_service {
  public:
   using strand_type = asio::strand<asio::io_context::executor_type>;
 
-  dispatch_service(asio::io_context& io, const escalation_policy& policy,
+  dispatch_service(asio::io_context& io, const core::escalation_policy& policy,
                    const storage::registry& registry, geo::crew_index crews,
                    storage::journal& journal, metrics& m);
   ~dispatch_service();
@@ -65,20 +72,20 @@ class dispatch_service {
   // process must stop and recover from the journal. Called on the strand.
   void set_fatal_handler(std::function<void(std::error_code)> h) { on_fatal_ = std::move(h); }
 
-  // Folds the whole journal and re-arms every deadline. Call once, before serving, from the
-  // thread that will run nothing else yet.
+  // Folds the whole journal through the core's replayer (journal_replay.hpp) and re-arms every
+  // deadline. Call once, before serving, from the thread that will run nothing else yet.
   recovery_report recover();
 
   // Decides `c`; completes with the outcome after its events are durable (at once when
   // refused). Outcomes complete in submission order, effects run before the completion.
   template <class Token>
-  auto async_submit(command c, Token&& token) {
-    return asio::async_initiate<Token, void(outcome)>(
-        [this](auto handler, command c) {
+  auto async_submit(core::command c, Token&& token) {
+    return asio::async_initiate<Token, void(core::outcome)>(
+        [this](auto handler, core::command c) {
           auto ex = asio::get_associated_executor(handler, strand_);
           auto shared = std::make_shared<decltype(handler)>(std::move(handler));
           asio::post(strand_, [this, c = std::move(c), shared, ex]() mutable {
-            submit_on_strand(std::move(c), [shared, ex](outcome out) {
+            submit_on_strand(std::move(c), [shared, ex](core::outcome out) {
               asio::post(ex,
                          [shared, out = std::move(out)]() mutable { (*shared)(std::move(out)); });
             });
@@ -103,55 +110,71 @@ class dispatch_service {
         token, std::move(read));
   }
 
+  // Graceful stop. From the moment this runs on the strand, new commands are refused ("the
+  // server is stopping": never acknowledged, never appended) and deadlines are disarmed (the
+  // journal keeps them; recovery re-arms them). `done` runs on the strand once every command
+  // submitted before is durable and its effects have run: then the journal may close.
+  // Thread-safe.
+  void drain_then(std::function<void()> done);
+
   // A GPS ping from a crew phone: updates the crew index, no journal event.
   void crew_position(std::string crew_id, double lat, double lon, std::int64_t at_ms);
 
+  // Hears of every ping the crew index took in (known crew, valid position), on the strand; it
+  // must not block (position_writer::record). Set before serving.
+  void set_position_listener(std::function<void(storage::crew_position)> listener) {
+    on_position_ = std::move(listener);
+  }
+
   strand_type& strand() { return strand_; }
   const storage::registry& registry() const { return registry_; }
-  const escalation_policy& policy() const { return policy_; }
+  const core::escalation_policy& policy() const { return policy_; }
   storage::journal& journal() { return journal_; }
 
-  static time_point now();
+  static core::time_point now();
 
  private:
   struct pending {
     std::uint64_t ticket = 0;
-    outcome out;
-    std::function<void(outcome)> done;
+    core::outcome out;
+    std::function<void(core::outcome)> done;
     std::chrono::steady_clock::time_point received;
     bool durable = false;
   };
 
-  void submit_on_strand(command c, std::function<void(outcome)> done);
+  void submit_on_strand(core::command c, std::function<void(core::outcome)> done);
+  // The outbox messages an outcome's effects cause, stored with its events.
+  std::vector<storage::outbox_message> outbox_messages(const core::outcome& out) const;
   void on_durable(std::uint64_t ticket, std::error_code ec);
   void drain();
-  void execute(const outcome& out, std::chrono::steady_clock::time_point received);
-  void arm_timer(incident_id id, rescue::v1::DeadlineKind kind, time_point at);
-  void cancel_timer(incident_id id, rescue::v1::DeadlineKind kind);
-  bool is_duplicate(const cmd::terminal_event& e) const;
-  void remember_terminal_frame(const std::string& terminal, std::uint64_t boot, std::uint64_t seq);
-  void remember_terminal_frames(const rescue::v1::Event& e);
+  void finish_drain_if_idle();
+  void execute(const core::outcome& out, std::chrono::steady_clock::time_point received);
+  void arm_timer(core::incident_id id, rescue::v1::DeadlineKind kind, core::time_point at);
+  void cancel_timer(core::incident_id id, rescue::v1::DeadlineKind kind);
 
   strand_type strand_;
-  const escalation_policy& policy_;
+  const core::escalation_policy& policy_;
   const storage::registry& registry_;
   geo::crew_index crews_;
   storage::journal& journal_;
   metrics& metrics_;
   dispatch_channels channels_;
   std::function<void(std::error_code)> on_fatal_;
+  std::function<void(storage::crew_position)> on_position_;
   bool failed_ = false;
+  bool closing_ = false;              // drain_then() ran: refuse what comes next
+  std::function<void()> on_drained_;  // until the queue is empty
 
-  core_state state_;
+  core::core_state state_;
   std::deque<pending> queue_;
   std::uint64_t next_ticket_ = 1;
   struct deadline_timer {
     std::unique_ptr<asio::steady_timer> timer;
     std::uint64_t generation = 0;
   };
-  std::map<std::pair<incident_id, rescue::v1::DeadlineKind>, deadline_timer> timers_;
-  // Highest durable sequence per terminal and boot, to drop resends.
-  std::unordered_map<std::string, std::pair<std::uint64_t, std::uint64_t>> terminal_seen_;
+  std::map<std::pair<core::incident_id, rescue::v1::DeadlineKind>, deadline_timer> timers_;
+  // Terminal frames already decided, to tell resends from new events; rebuilt by the replayer.
+  core::terminal_frames terminal_frames_;
 };
 
 }  // namespace rescue::dispatcher

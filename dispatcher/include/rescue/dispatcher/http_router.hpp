@@ -9,13 +9,17 @@
 #include <string_view>
 #include <vector>
 
+#include <google/protobuf/message.h>
 #include <boost/asio/awaitable.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/verb.hpp>
 
+#include "rescue/dispatcher/auth_throttle.hpp"
+#include "rescue/dispatcher/connection_limiter.hpp"
 #include "rescue/dispatcher/server_config.hpp"
+#include "rescue/dispatcher/tls.hpp"
 
 namespace rescue::dispatcher {
 
@@ -42,9 +46,18 @@ struct request_context {
 
 using route_handler = std::function<boost::asio::awaitable<http_response>(request_context)>;
 
-// Takes over an upgraded connection; the handler owns the stream from then on.
-using websocket_handler =
-    std::function<void(boost::beast::tcp_stream stream, http_request request)>;
+// An upgrade request handed to a WebSocket route, which owns the connection (plain or TLS) from
+// then on. The slot keeps counting the connection against the listener's caps for as long as it
+// lives.
+struct websocket_upgrade {
+  http_stream stream;
+  http_request request;
+  connection_slot slot;
+  boost::asio::ip::address remote;
+  std::shared_ptr<auth_throttle> throttle;  // for routes that authenticate themselves
+};
+
+using websocket_handler = std::function<void(websocket_upgrade upgrade)>;
 
 class http_router {
  public:
@@ -79,10 +92,24 @@ class http_router {
 
 // Decodes %XX escapes (malformed ones are kept as they are); in query strings '+' is a space.
 std::string percent_decode(std::string_view s, bool plus_is_space);
+// The parameters of a query string (without the '?'), decoded; the last of a repeated key wins.
+std::map<std::string, std::string> parse_query(std::string_view query);
 
-// A JSON response with the right headers; `keep_alive` and `version` copied from the request.
-http_response json_response(const http_request& request, http::status status, std::string body);
-// {"code": code, "message": message}: every error the API returns has this shape.
+// Parses a request body as `message` by the JSON mapping; an empty or blank body is the empty
+// message (every field at its default). Returns an empty string, or why the body is not that
+// message.
+std::string parse_json_body(std::string_view body, google::protobuf::Message& message);
+
+// A response whose body is `message` in the JSON mapping (defaults left out), with the right
+// headers; `keep_alive` and `version` copied from the request.
+http_response json_response(const http_request& request, http::status status,
+                            const google::protobuf::Message& message);
+// A list response (200): like json_response, except that when `empty` the list is written as
+// `[]` rather than left out, so that an empty board reads {"incidents":[]}.
+http_response json_list_response(const http_request& request, const google::protobuf::Message& list,
+                                 bool empty);
+// An ApiError {"code": code, "message": message}: every error the API returns has this shape.
+// Bytes of `message` that are not UTF-8 (untrusted text quoted in it) become U+FFFD.
 http_response json_error(const http_request& request, http::status status, std::string_view code,
                          std::string_view message);
 

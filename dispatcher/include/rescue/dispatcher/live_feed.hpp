@@ -48,7 +48,7 @@ class live_feed : public std::enable_shared_from_this<live_feed> {
   class client;
   friend class client;
 
-  void accept(boost::beast::tcp_stream stream, http_request request);
+  void accept(websocket_upgrade upgrade);
   void join(const std::shared_ptr<client>& c);
   void leave(const client* c);
 

@@ -34,13 +34,26 @@ struct metrics {
   std::atomic<std::uint64_t> commands_refused_total{0};
   std::atomic<std::uint64_t> terminal_frames_total{0};
   std::atomic<std::uint64_t> terminal_duplicates_total{0};
+  // Sequence numbers that did not follow on (gaps, numbers going back, a repeated number with a
+  // new event): decided as new events all the same, counted so a broken terminal shows.
+  std::atomic<std::uint64_t> terminal_seq_gaps_total{0};
+  std::atomic<std::uint64_t> terminal_seq_backwards_total{0};
   std::atomic<std::uint64_t> terminal_rejected_total{0};  // failed auth or bad frames
   std::atomic<std::uint64_t> crew_messages_total{0};
+  std::atomic<std::uint64_t> crew_positions_refused_total{0};  // impossible or future fixes
+  std::atomic<std::uint64_t> crew_positions_flushed_total{0};  // rows handed to the store
+  std::atomic<std::uint64_t> crew_position_flush_failures_total{0};
   std::atomic<std::uint64_t> webhook_failures_total{0};
+  std::atomic<std::uint64_t> auth_failures_total{0};   // every channel, every address
+  std::atomic<std::uint64_t> auth_throttled_total{0};  // attempts refused while locked out
+  std::atomic<std::uint64_t> terminal_connections_refused_total{0};  // over a cap
+  std::atomic<std::uint64_t> http_connections_refused_total{0};      // over a cap
+  std::atomic<std::uint64_t> accept_failures_total{0};  // both listeners, EMFILE and the like
   std::atomic<std::int64_t> open_incidents{0};
   std::atomic<std::int64_t> terminal_connections{0};
   std::atomic<std::int64_t> crew_connections{0};
   std::atomic<std::int64_t> console_connections{0};
+  std::atomic<std::int64_t> http_connections{0};  // console port, WebSockets included
   std::atomic<std::int64_t> outbox_pending{0};
   histogram journal_commit_seconds{{0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1}};
   histogram alarm_to_offer_seconds{

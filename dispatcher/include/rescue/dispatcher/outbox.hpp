@@ -1,14 +1,13 @@
-// The durable outbox for outgoing webhooks (fire centre, SMS gateway): a row is on disk before
-// enqueue returns, and a delivery loop retries it with back-off until an HTTP 2xx, across restarts.
+// Delivers the durable outbox (storage::outbox_store) of outgoing webhooks (fire centre, SMS
+// gateway): a loop retries each call with back-off until an HTTP 2xx, across restarts. Calls are
+// stored by the journal, with the events that cause them or (enqueue) on their own.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <filesystem>
-#include <mutex>
-#include <optional>
+#include <functional>
 #include <set>
-#include <string>
 #include <string_view>
 #include <vector>
 
@@ -19,37 +18,29 @@
 
 #include "rescue/dispatcher/metrics.hpp"
 #include "rescue/dispatcher/webhook_client.hpp"
-
-struct sqlite3;
+#include "rescue/storage/journal.hpp"
+#include "rescue/storage/outbox_store.hpp"
 
 namespace rescue::dispatcher {
 
 namespace asio = boost::asio;
 
 struct outbox_config {
-  std::filesystem::path path;  // its own SQLite file, created when missing
   std::chrono::milliseconds retry_initial = std::chrono::seconds(2);  // doubles per failure...
   std::chrono::milliseconds retry_max = std::chrono::minutes(5);      // ...up to this
   std::chrono::milliseconds request_timeout = std::chrono::seconds(10);
   std::size_t max_in_flight = 8;  // concurrent deliveries
+  webhook_tls_options tls;        // how https:// is verified, whether plain http:// may leave
 };
 
-struct outbox_row {
-  std::int64_t id = 0;
-  std::string kind;  // "fire_escalation", "crew_sms"
-  std::string url;   // empty: no webhook configured; kept, never sent
-  std::string body;
-  std::int64_t created_ms = 0;
-  std::int64_t attempts = 0;
-  std::int64_t next_attempt_ms = 0;
-  std::optional<std::int64_t> delivered_ms;
-  std::string last_error;
-};
+using outbox_row = storage::outbox_row;
 
 class outbox {
  public:
-  // Opens or creates the database. Throws std::runtime_error naming the file: start-up only.
-  outbox(asio::io_context& io, outbox_config config, metrics& m);
+  // Delivers the calls of `store`, which `journal` stores; the loop is woken right after every
+  // commit that stored calls (until this outbox is destroyed).
+  outbox(asio::io_context& io, storage::outbox_store& store, storage::journal& journal,
+         outbox_config config, metrics& m);
   ~outbox();
   outbox(const outbox&) = delete;
   outbox& operator=(const outbox&) = delete;
@@ -59,10 +50,17 @@ class outbox {
   // Stops the loop. Deliveries in flight may finish; anything unconfirmed stays pending.
   void stop();
 
-  // Writes the row (synchronous=FULL, so it is on disk) and wakes the loop; safe from any
-  // thread. Returns the row id, or 0 when the write failed (logged, counted as a failure).
-  std::int64_t enqueue(std::string_view kind, std::string_view url, std::string_view body);
+  // Stores a call that no journal event causes (a crew SMS fallback) through the journal, which
+  // wakes the loop once it is durable; returns at once, safe from any thread. A failed write is
+  // logged and counted; `done`, when given, runs on the journal's writer thread either way.
+  void enqueue(std::string_view kind, std::uint64_t incident_id, std::string_view url,
+               std::string_view body, std::function<void(std::error_code)> done = {});
 
+  // New rows are stored: look again now. Safe from any thread; before start() it does nothing.
+  void wake();
+
+  // Every row about one incident, by id.
+  std::vector<outbox_row> rows_about(std::uint64_t incident_id) const;
   // For operations and tests.
   std::vector<outbox_row> rows() const;
   std::size_t pending() const;
@@ -73,23 +71,22 @@ class outbox {
  private:
   asio::awaitable<void> run();
   asio::awaitable<void> deliver(outbox_row row);
-  void wake();
-  void refresh_gauge();  // with mutex_ held
+  void refresh_gauge() const;
 
+  storage::outbox_store& store_;
+  storage::journal& journal_;
   outbox_config config_;
   metrics& metrics_;
   asio::strand<asio::io_context::executor_type> strand_;
   asio::steady_timer wake_timer_;
   webhook_client client_;
 
-  mutable std::mutex mutex_;  // guards db_
-  sqlite3* db_ = nullptr;
-
   // On the strand.
   std::set<std::int64_t> in_flight_;
   bool dirty_ = false;
   bool running_ = false;
   bool stopped_ = false;
+  std::atomic<bool> started_{false};  // start() was called: wake() has a loop to wake
 };
 
 }  // namespace rescue::dispatcher

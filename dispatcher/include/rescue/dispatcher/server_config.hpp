@@ -8,7 +8,8 @@
 #include <string_view>
 #include <vector>
 
-#include "rescue/dispatcher/escalation_policy.hpp"
+#include "rescue/core/escalation_policy.hpp"
+#include "rescue/dispatcher/tls_config.hpp"
 #include "rescue/geo/ranking_config.hpp"
 
 namespace rescue::dispatcher {
@@ -26,12 +27,24 @@ struct server_config {
   std::uint16_t http_port = 8096;      // console API, crew WebSocket, web assets, metrics
   unsigned threads = 2;                // threads running the io_context
   std::filesystem::path web_root = "web";
+  // Failed authentications (any channel) from one address within the window before that
+  // address is refused for the lockout; 0 never throttles.
+  std::size_t auth_max_failures = 10;
+  std::chrono::seconds auth_failure_window{60};
+  std::chrono::seconds auth_lockout{60};
 
   // [storage]
+  std::string storage_backend = "sqlite";  // one of storage::storage_backends()
   std::filesystem::path journal_path = "var/journal.db";
   std::filesystem::path signing_key_path = "var/journal-signing.pem";
+  // sqlite: how each outbox delivery stands (the calls themselves are in the journal file).
   std::filesystem::path outbox_path = "var/outbox.db";
   std::filesystem::path registry_db_path = "var/registry.db";  // auditors' copy of the registry
+  // sqlite: each crew's last GPS position, restored at start-up; empty keeps none.
+  std::filesystem::path positions_path = "var/positions.db";
+  // How often the position writer stores what came in (not a key of the file: about once a
+  // second is what "the last position" means to dispatch).
+  std::chrono::milliseconds positions_flush_every{1000};
   std::uint64_t checkpoint_every_records = 10'000;
   std::chrono::seconds checkpoint_every{60};
 
@@ -43,6 +56,21 @@ struct server_config {
   std::chrono::seconds terminal_idle_timeout{180};
   std::chrono::seconds terminal_auth_timeout{10};
   std::uint32_t max_frame_bytes = 16 * 1024;
+  std::size_t terminal_max_connections = 100'000;
+  // Terminals behind a carrier's NAT share an address: this is generous on purpose.
+  std::size_t terminal_max_connections_per_address = 1024;
+  // Share of the open-file limit the console port can never take: the terminals' reserve.
+  double terminal_descriptor_share = 0.5;
+
+  // [http]
+  std::size_t http_max_connections = 10'000;  // crews' WebSockets included
+  std::size_t http_max_connections_per_address = 256;
+  std::chrono::seconds http_idle_timeout{30};     // waiting for a request's first byte
+  std::chrono::seconds http_header_timeout{10};   // from the first byte to the end of the header
+  std::chrono::seconds http_request_timeout{30};  // then for the body
+  // Origins (scheme://host[:port]) a browser may open the WebSockets from besides the server's
+  // own (the request's Host); requests without Origin (not browsers) are not checked.
+  std::vector<std::string> allowed_origins;
 
   // [crews]
   // Crew tokens are HMAC-SHA256(crew_token_secret, crew id), hex; `rescuectl crew-token` prints
@@ -63,14 +91,21 @@ struct server_config {
 
   // [log]
   std::string log_level = "info";
+  std::string log_format = "text";  // "text" or "json"
+
+  // [tls]
+  tls_config tls;
+  // The file this was read from (load_server_config), re-read on SIGHUP for credentials.
+  std::filesystem::path source_path;
 
   // [dispatch] and [geo]
-  escalation_policy policy;
+  core::escalation_policy policy;
   geo::ranking_config ranking;
 };
 
-// Parses a whole config file. Unknown tables and keys, wrong types and out-of-range values throw
-// std::runtime_error naming the file and the key: configuration is read at start-up only.
+// Parses a whole config file. Unknown tables and keys, wrong types, out-of-range values and
+// unsafe edges (check_edge_security) throw std::runtime_error naming the file and the key:
+// configuration is read at start-up, and again on SIGHUP for credentials only.
 // Relative paths are resolved against `base_dir`.
 server_config parse_server_config(std::string_view toml_text, std::string_view source,
                                   const std::filesystem::path& base_dir);

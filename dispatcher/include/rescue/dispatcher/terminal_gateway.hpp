@@ -15,10 +15,14 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "rescue/common.pb.h"
+#include "rescue/dispatcher/accept_pacer.hpp"
+#include "rescue/dispatcher/auth_throttle.hpp"
+#include "rescue/dispatcher/connection_limiter.hpp"
 #include "rescue/dispatcher/dispatch_service.hpp"
 #include "rescue/dispatcher/http_router.hpp"
 #include "rescue/dispatcher/metrics.hpp"
 #include "rescue/dispatcher/server_config.hpp"
+#include "rescue/dispatcher/tls.hpp"
 
 namespace rescue::dispatcher {
 
@@ -36,8 +40,10 @@ struct terminal_presence {
 
 class terminal_gateway {
  public:
+  // Connections are capped by config.terminal_max_connections and
+  // terminal_max_connections_per_address; failed handshakes count in `throttle`.
   terminal_gateway(asio::io_context& io, const server_config& config, dispatch_service& service,
-                   metrics& m);
+                   metrics& m, std::shared_ptr<auth_throttle> throttle);
   ~terminal_gateway();
 
   // Binds and starts accepting; returns the bound port (useful with port 0).
@@ -55,8 +61,11 @@ class terminal_gateway {
 
   // ---- used by sessions ----
   const server_config& config() const { return config_; }
+  // The terminal port's TLS context, or null when the port is plain TCP.
+  ssl::context* tls_context() const { return tls_.get(); }
   dispatch_service& service() { return service_; }
   metrics& stats() { return metrics_; }
+  auth_throttle& throttle() { return *throttle_; }
   // Registers an authenticated session; an older session of the same terminal is closed.
   void online(const std::string& terminal_id, const std::string& elevator_id,
               const std::shared_ptr<terminal_session>& session);
@@ -72,6 +81,10 @@ class terminal_gateway {
   dispatch_service& service_;
   metrics& metrics_;
   asio::ip::tcp::acceptor acceptor_;
+  std::shared_ptr<ssl::context> tls_;
+  std::shared_ptr<auth_throttle> throttle_;
+  std::shared_ptr<connection_limiter> connections_;
+  accept_pacer pacer_{"terminal"};
 
   mutable std::mutex mutex_;
   std::unordered_map<std::string, terminal_presence> presence_;

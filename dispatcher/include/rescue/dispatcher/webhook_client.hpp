@@ -2,6 +2,8 @@
 #pragma once
 
 #include <chrono>
+#include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -9,12 +11,16 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/system/error_code.hpp>
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace rescue::dispatcher {
 
-// "http://host[:port][/path][?query]". Only plain http: TLS is left to a local relay (see
-// docs/crew-channel.md), so https URLs do not parse.
+// "http[s]://host[:port][/path][?query]"; no user info.
 struct http_url {
-  std::string host;
+  bool tls = false;  // https
+  std::string host;  // an IPv6 literal without its brackets
   std::string port = "80";
   std::string target = "/";
 };
@@ -30,20 +36,34 @@ struct webhook_result {
   std::string describe() const;
 };
 
+// How webhooks reach their servers: https:// verified against a CA bundle (the system store
+// when empty) with the URL's host name or address; plain http:// only to loopback, unless allowed.
+struct webhook_tls_options {
+  std::filesystem::path ca_path;
+  bool allow_plain = false;
+};
+
+// Refusals of the client itself, before any byte leaves.
+enum class webhook_errc {
+  plain_http_refused = 1,  // http:// to an address that is not loopback
+};
+const boost::system::error_category& webhook_category();
+boost::system::error_code make_error_code(webhook_errc e);
+
 class webhook_client {
  public:
-  explicit webhook_client(std::chrono::milliseconds timeout = std::chrono::seconds(10))
-      : timeout_(timeout) {}
+  // Throws std::runtime_error when the CA bundle cannot be loaded: start-up only.
+  explicit webhook_client(std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                          webhook_tls_options tls = {});
 
   // POSTs `body` with Content-Type application/json. Runs on the calling coroutine's executor;
-  // resolve, connect, write and read together must finish within the timeout.
+  // resolve, connect, TLS handshake, write and read together must finish within the timeout.
   boost::asio::awaitable<webhook_result> post_json(std::string url, std::string body) const;
 
  private:
   std::chrono::milliseconds timeout_;
+  bool allow_plain_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;
 };
-
-// `s` as a JSON string literal, quotes included; for hand-built webhook payloads.
-std::string json_quote(std::string_view s);
 
 }  // namespace rescue::dispatcher

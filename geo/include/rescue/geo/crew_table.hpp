@@ -1,4 +1,5 @@
-// Crew and organisation records shared by the crew finders: ids, licence, duty, job, position.
+// Crew and organisation records shared by the crew finders: ids, licence, the registry's duty,
+// position. Whether a crew is engaged, and its shift changes, are the incident core's.
 #pragma once
 
 #include <cstdint>
@@ -18,10 +19,9 @@ struct crew_record {
   std::string id;
   std::string unit_id;
   bool licensed = false;
-  bool on_duty = false;
+  bool on_duty = false;  // the registry's; the core's shift changes override it (crew_query)
   lat_lon position;
   std::int64_t position_at_ms = 0;
-  std::uint64_t current_job = 0;  // 0 = free
 
   // A crew without a certificate is unlicensed; a crew without a position gets (0, 0) at time 0,
   // which is always stale, so it is never ranked but can still be assessed.
@@ -51,7 +51,6 @@ struct crew_entry {
   bool live = false;
   bool licensed = false;
   bool on_duty = false;
-  std::uint64_t current_job = 0;
   lat_lon position;
   double cos_lat = 1;
   std::int64_t position_at_ms = 0;

@@ -7,7 +7,12 @@
 #include <string_view>
 #include <system_error>
 
+#include <type_traits>
+
+#include <google/protobuf/message.h>
 #include <google/protobuf/message_lite.h>
+
+#include "rescue/protocol/validate.hpp"
 
 namespace rescue::protocol {
 
@@ -17,6 +22,7 @@ enum class frame_error {
   empty_frame = 2,        // declared length is zero: no message at all
   malformed_message = 3,  // the payload is not a valid message of the expected type
   message_too_large = 4,  // an outgoing message would not fit the maximum
+  undefined_value = 5,    // the message holds an enum value its schema does not define
 };
 
 const std::error_category& frame_category() noexcept;
@@ -43,6 +49,8 @@ class frame_decoder {
   bool next_payload(std::string& payload, std::error_code& ec);
 
   // As next_payload, parsed as `Message`; a payload that does not parse is malformed_message.
+  // Fields the schema does not know are dropped; an enum value it does not define is
+  // undefined_value, named in `detail()`.
   template <class Message>
   bool next(Message& message, std::error_code& ec) {
     std::string payload;
@@ -52,8 +60,19 @@ class frame_decoder {
       ec = failed_;
       return false;
     }
+    if constexpr (std::is_base_of_v<google::protobuf::Message, Message>) {
+      if (std::string why = enforce_schema(message); !why.empty()) {
+        detail_ = std::move(why);
+        failed_ = make_error_code(frame_error::undefined_value);
+        ec = failed_;
+        return false;
+      }
+    }
     return true;
   }
+
+  // What made the last frame fail, when the error code alone does not say.
+  const std::string& detail() const noexcept { return detail_; }
 
   std::size_t buffered_bytes() const noexcept { return buffer_.size() - read_offset_; }
   std::uint32_t max_frame_bytes() const noexcept { return max_frame_bytes_; }
@@ -64,6 +83,7 @@ class frame_decoder {
   std::string buffer_;
   std::size_t read_offset_ = 0;
   std::error_code failed_;
+  std::string detail_;
 };
 
 }  // namespace rescue::protocol

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "rescue/journal.pb.h"
+#include "rescue/protocol/event_type.hpp"
+#include "rescue/storage/outbox_store.hpp"
 
 namespace rescue::storage {
 
@@ -47,18 +49,20 @@ struct journal_stats {
 
 // Errors the journal reports itself; backend errors carry their own category.
 enum class journal_errc {
-  closed = 1,       // the journal is shutting down or closed
-  corrupt_record,   // a stored row is malformed (wrong hash length...)
-  invalid_event,    // the event cannot be serialized or has no body
-  key_unavailable,  // the checkpoint signing key cannot be read or created
+  closed = 1,          // the journal is shutting down or closed
+  corrupt_record,      // a stored row is malformed (wrong hash length...)
+  invalid_event,       // the event cannot be serialized or has no body
+  key_unavailable,     // the checkpoint signing key cannot be read or created
+  stale_writer,        // another writer appended to the store since this one read its end
+  unsupported_schema,  // the store was written by a newer version of this program
 };
 const std::error_category& journal_category() noexcept;
 inline std::error_code make_error_code(journal_errc e) noexcept {
   return {static_cast<int>(e), journal_category()};
 }
 
-// Name of the Event's oneof case ("offer_made"), or "unset".
-std::string event_type_name(const rescue::v1::Event& event);
+// The event_type column: the Event's body name ("offer_made"), or "unset".
+using protocol::event_type_name;
 
 // Called once per append with the global sequence numbers assigned to the batch, in order, after
 // the whole batch is durable (or with an error and no sequence numbers: nothing of the batch was
@@ -70,8 +74,18 @@ using append_handler = std::function<void(std::error_code, std::vector<std::uint
 // as append_handler: do not block, post elsewhere.
 using tail_listener = std::function<void(std::uint64_t last_seq)>;
 
+// Called on the writer thread after each commit that stored outbox messages. Same rule again.
+using outbox_listener = std::function<void()>;
+
 // Return false to stop a scan early.
 using record_visitor = std::function<bool(const journal_record&)>;
+
+// What one append writes atomically: the events, and the outbox messages they cause. A message
+// is durable exactly when its events are: both are in one transaction or neither is.
+struct journal_batch {
+  std::vector<rescue::v1::Event> events;
+  std::vector<outbox_message> outbox;
+};
 
 // All methods are thread-safe and reads may run concurrently. Reads see only durable
 // (committed) records.
@@ -81,7 +95,15 @@ class journal {
 
   // Queues the batch and returns at once; the batch is written atomically in one transaction,
   // together with whatever else is queued (group commit). An empty batch completes with no seqs.
-  virtual void append(std::vector<rescue::v1::Event> events, append_handler done) = 0;
+  virtual void append_batch(journal_batch batch, append_handler done) = 0;
+
+  void append(std::vector<rescue::v1::Event> events, append_handler done) {
+    append_batch({std::move(events), {}}, std::move(done));
+  }
+  void append(std::vector<rescue::v1::Event> events, std::vector<outbox_message> outbox,
+              append_handler done) {
+    append_batch({std::move(events), std::move(outbox)}, std::move(done));
+  }
 
   // Every record of one incident in sequence order.
   virtual std::error_code read_incident(std::uint64_t incident_id,
@@ -97,6 +119,10 @@ class journal {
 
   // The notification half: replaces any previous listener; an empty function removes it.
   virtual void set_tail_listener(tail_listener listener) = 0;
+
+  // Wakes an outbox delivery loop right after a commit that stored outbox messages. Replaces
+  // any previous listener; an empty function removes it.
+  virtual void set_outbox_listener(outbox_listener listener) = 0;
 
   // Last durable sequence number, 0 when empty.
   virtual std::uint64_t last_seq() const = 0;

@@ -1,0 +1,54 @@
+// Opens the journal and the outbox of the backend the configuration names: the one place that
+// knows every backend. A new backend is a folder beside sqlite/ and one entry here.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "rescue/storage/crew_position_store.hpp"
+#include "rescue/storage/journal.hpp"
+#include "rescue/storage/outbox_store.hpp"
+
+namespace rescue::storage {
+
+struct storage_config {
+  std::string backend = "sqlite";  // one of storage_backends()
+  // sqlite: the journal file (records, checkpoints, the outbox's calls) and the outbox file
+  // (how each delivery stands). An outbox file of layout 1 also held the calls: the journal's
+  // upgrade moves them over.
+  std::filesystem::path journal_path;
+  std::filesystem::path outbox_path;
+  // sqlite: each crew's last GPS position (its own file, rewritten in place). Empty: positions
+  // are not kept, and opened_storage::positions is null.
+  std::filesystem::path positions_path;
+  // Checkpoint signing (journal_writer_config).
+  std::filesystem::path signing_key_path;
+  std::uint64_t checkpoint_every_records = 10'000;
+  std::chrono::milliseconds checkpoint_every = std::chrono::seconds(60);
+};
+
+struct opened_storage {
+  std::unique_ptr<storage::journal> journal;
+  std::unique_ptr<storage::outbox_store> outbox;
+  std::unique_ptr<storage::crew_position_store> positions;  // null when not configured
+  // The store was written by a version that stored outbox rows after their events rather than
+  // with them, so an escalation journalled then may lack its outbox row.
+  bool predates_transactional_outbox = false;
+  // What opening upgraded, for the log; empty when nothing.
+  std::string upgrade_note;
+};
+
+// The names open_storage accepts, in the order the documentation lists them.
+const std::vector<std::string>& storage_backends();
+
+// Opens the journal, the outbox and the crew positions of the named backend. Unknown names (and,
+// for sqlite, one file named for two of them) fail with std::errc::invalid_argument; anything
+// else with the backend's own error.
+opened_storage open_storage(const storage_config& config, std::error_code& ec);
+
+}  // namespace rescue::storage
