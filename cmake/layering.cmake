@@ -12,7 +12,7 @@
 # Packages that do I/O, or carry a server runtime, by the link items that bring them in. A pure
 # target's link closure holds none of them, nor the project's own impure libraries.
 set(RESCUE_IO_PACKAGES Boost SQLite OpenSSL spdlog fmt toml++ hiredis CLI11)
-set(RESCUE_IMPURE_TARGETS rescue_geo rescue_storage rescue_storage_sqlite rescue_storage_backends
+set(RESCUE_IMPURE_TARGETS rescue_geo rescue_storage rescue_storage_sqlite rescue_storage_redis rescue_storage_backends
                           rescue_dispatcher)
 
 # The package a link item belongs to, or "" (protobuf, Threads, Catch2, the project's own).

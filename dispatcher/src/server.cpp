@@ -62,6 +62,11 @@ storage::opened_storage open_storage(const server_config& config) {
   sc.signing_key_path = config.signing_key_path;
   sc.checkpoint_every_records = config.checkpoint_every_records;
   sc.checkpoint_every = config.checkpoint_every;
+  sc.redis.endpoint.host = config.redis_host;
+  sc.redis.endpoint.port = config.redis_port;
+  sc.redis.store = config.redis_store;
+  sc.redis.wait_replicas = config.redis_wait_replicas;
+  sc.redis.wait_timeout = config.redis_wait_timeout;
   create_private_parent(sc.journal_path);
   create_private_parent(sc.outbox_path);
   create_private_parent(sc.positions_path);
@@ -69,9 +74,14 @@ storage::opened_storage open_storage(const server_config& config) {
   std::error_code ec;
   auto opened = storage::open_storage(sc, ec);
   if (!opened.journal)
-    throw std::runtime_error("cannot open the " + sc.backend + " storage (journal " +
-                             sc.journal_path.string() + ", outbox " + sc.outbox_path.string() +
-                             ", positions " + sc.positions_path.string() + "): " + ec.message());
+    throw std::runtime_error(
+        "cannot open the " + sc.backend + " storage (" +
+        (sc.backend == "redis"
+             ? "redis " + sc.redis.endpoint.host + ":" + std::to_string(sc.redis.endpoint.port) +
+                   " store " + sc.redis.store
+             : "journal " + sc.journal_path.string() + ", outbox " + sc.outbox_path.string() +
+                   ", positions " + sc.positions_path.string()) +
+        "): " + ec.message());
   if (!opened.upgrade_note.empty()) spdlog::warn("storage: {}", opened.upgrade_note);
   return opened;
 }

@@ -65,6 +65,14 @@ server_config parse_server_config(std::string_view toml_text, std::string_view s
         t.integer("checkpoint_every_records", static_cast<std::int64_t>(c.checkpoint_every_records),
                   1, 100'000'000));
     c.checkpoint_every = t.duration("checkpoint_every_s", c.checkpoint_every, 1, 86'400);
+    c.redis_host = t.string("redis_host", c.redis_host);
+    c.redis_port = static_cast<int>(t.integer("redis_port", c.redis_port, 1, 65'535));
+    c.redis_store = t.string("redis_store", c.redis_store);
+    if (!storage::valid_redis_store_name(c.redis_store))
+      t.fail("redis_store", "a store name is 1 to 64 letters, digits, '-', '_' or '.'");
+    c.redis_wait_replicas =
+        static_cast<int>(t.integer("redis_wait_replicas", c.redis_wait_replicas, 0, 16));
+    c.redis_wait_timeout = t.duration("redis_wait_timeout_ms", c.redis_wait_timeout, 1, 60'000);
     t.finish();
   }
   {

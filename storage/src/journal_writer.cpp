@@ -322,6 +322,10 @@ std::error_code journal_writer::read_checkpoints(std::vector<journal_checkpoint>
   return impl_->backend->read_checkpoints(out);
 }
 
+std::string journal_writer::problem() const {
+  return impl_->backend->problem();
+}
+
 journal_stats journal_writer::stats() const {
   journal_stats s;
   s.transactions = impl_->transactions.load(std::memory_order_relaxed);
@@ -338,6 +342,8 @@ void journal_writer::close() {
     impl_->closed = true;
   }
   impl_->queue_cv.notify_one();
+  // An append stuck retrying an unreachable store fails now instead of holding the close.
+  if (impl_->backend) impl_->backend->interrupt();
   // Called from a completion handler (the writer thread itself): the writer stops after this
   // round; joining here would deadlock.
   if (impl_->writer.joinable() && impl_->writer.get_id() != std::this_thread::get_id())

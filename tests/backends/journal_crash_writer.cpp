@@ -1,10 +1,12 @@
 // Crash-test helper: opens a backend's storage (open_storage) and prints "open", then appends from
 // several threads until killed, each batch with one outbox call, printing "SEQ TEXT" for every
 // event once its append completion reports it durable.
-//   journal_crash_writer KEY TAG BACKEND LOCATION...   (sqlite: JOURNAL_FILE OUTBOX_FILE)
+//   journal_crash_writer KEY TAG BACKEND LOCATION...   (sqlite: JOURNAL_FILE OUTBOX_FILE;
+//                                                       redis: HOST PORT STORE)
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <future>
 #include <memory>
 #include <string>
@@ -39,6 +41,10 @@ int main(int argc, char** argv) {
   if (config.backend == "sqlite" && argc == 6) {
     config.journal_path = argv[4];
     config.outbox_path = argv[5];
+  } else if (config.backend == "redis" && argc == 7) {
+    config.redis.endpoint.host = argv[4];
+    config.redis.endpoint.port = std::atoi(argv[5]);
+    config.redis.store = argv[6];
   } else {
     std::fprintf(stderr, "journal_crash_writer: unknown backend or locations\n");
     return 2;

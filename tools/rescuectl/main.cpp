@@ -15,8 +15,8 @@
 #include "rescue/dispatcher/crew_token.hpp"
 #include "rescue/dispatcher/server_config.hpp"
 #include "rescue/storage/journal_verify.hpp"
+#include "rescue/storage/open_storage.hpp"
 #include "rescue/storage/signing.hpp"
-#include "rescue/storage/sqlite_journal.hpp"
 
 namespace {
 
@@ -27,12 +27,10 @@ constexpr int exit_failed = 1;
 constexpr int exit_unusable = 2;
 
 // Audit tools never write: read-only, so running one against a live server's file is safe.
-std::unique_ptr<storage::sqlite_journal> open_for_audit(const std::string& path) {
-  storage::sqlite_journal_config config;
-  config.path = path;
-  config.read_only = true;
+// The journal is a SQLite file or a Redis store ("redis://HOST:PORT/STORE").
+std::unique_ptr<storage::journal> open_for_audit(const std::string& path) {
   std::error_code ec;
-  auto j = storage::sqlite_journal::open(config, ec);
+  auto j = storage::open_journal_for_audit(path, ec);
   if (!j) std::cerr << "rescuectl: cannot open journal " << path << ": " << ec.message() << "\n";
   return j;
 }
@@ -150,26 +148,34 @@ int main(int argc, char** argv) {
 
   auto* verify = app.add_subcommand(
       "verify", "Check every record hash, the chain, the sequence and every checkpoint signature");
-  verify->add_option("--journal", journal_path, "journal database file")->required();
+  verify
+      ->add_option("--journal", journal_path, "journal: a SQLite file, or redis://HOST:PORT/STORE")
+      ->required();
   verify->add_option("--public-key", public_key_path,
                      "PEM public key the checkpoints must be signed with");
   verify->callback([&] { code = run_verify(journal_path, public_key_path); });
 
   auto* timeline = app.add_subcommand("timeline", "Print every event of one incident");
   timeline->add_option("incident", incident, "incident id")->required();
-  timeline->add_option("--journal", journal_path, "journal database file")->required();
+  timeline
+      ->add_option("--journal", journal_path, "journal: a SQLite file, or redis://HOST:PORT/STORE")
+      ->required();
   timeline->add_flag("--json", json, "JSON lines (protobuf JSON mapping)");
   timeline->callback([&] { code = run_timeline(incident, journal_path, json); });
 
   auto* exporter = app.add_subcommand("export", "Print records from..to as JSON lines");
-  exporter->add_option("--journal", journal_path, "journal database file")->required();
+  exporter
+      ->add_option("--journal", journal_path, "journal: a SQLite file, or redis://HOST:PORT/STORE")
+      ->required();
   exporter->add_option("--from", from, "first seq (default 1)");
   exporter->add_option("--to", to, "last seq (default: the end)");
   exporter->callback([&] { code = run_export(journal_path, from, to); });
 
   auto* replay = app.add_subcommand(
       "replay", "Fold the whole journal as the server recovers and check the result");
-  replay->add_option("--journal", journal_path, "journal database file")->required();
+  replay
+      ->add_option("--journal", journal_path, "journal: a SQLite file, or redis://HOST:PORT/STORE")
+      ->required();
   replay->callback([&] { code = tools::run_replay(journal_path); });
 
   std::string config_path, crew_id;

@@ -8,7 +8,7 @@
 
 #include "rescue/core/replayer.hpp"
 #include "rescue/dispatcher/journal_replay.hpp"
-#include "rescue/storage/sqlite_journal.hpp"
+#include "rescue/storage/open_storage.hpp"
 
 namespace rescue::tools {
 namespace {
@@ -20,11 +20,8 @@ constexpr int exit_unusable = 2;
 }  // namespace
 
 int run_replay(const std::string& journal_path) {
-  storage::sqlite_journal_config config;
-  config.path = journal_path;
-  config.read_only = true;
   std::error_code ec;
-  auto journal = storage::sqlite_journal::open(config, ec);
+  auto journal = storage::open_journal_for_audit(journal_path, ec);
   if (!journal) {
     std::cerr << "rescuectl: cannot open journal " << journal_path << ": " << ec.message() << "\n";
     return exit_unusable;

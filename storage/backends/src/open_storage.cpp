@@ -4,6 +4,8 @@
 #include "rescue/storage/sqlite_journal.hpp"
 #include "rescue/storage/sqlite_outbox_store.hpp"
 
+#include "rescue/storage/redis_store.hpp"
+
 namespace rescue::storage {
 
 namespace {
@@ -51,16 +53,53 @@ opened_storage open_sqlite(const storage_config& config, std::error_code& ec) {
   return out;
 }
 
+opened_storage open_redis(const storage_config& config, std::error_code& ec) {
+  opened_storage out;
+  journal_writer_config jc;
+  jc.signing_key_path = config.signing_key_path;
+  jc.checkpoint_every_records = config.checkpoint_every_records;
+  jc.checkpoint_every = config.checkpoint_every;
+  auto journal = open_redis_journal(config.redis, jc, ec);
+  if (!journal) return out;
+  auto outbox = open_redis_outbox(config.redis, ec);
+  if (!outbox) return out;
+  auto positions = open_redis_positions(config.redis, ec);
+  if (!positions) return out;
+  out.journal = std::move(journal);
+  out.outbox = std::move(outbox);
+  out.positions = std::move(positions);
+  return out;
+}
+
 }  // namespace
 
+std::unique_ptr<journal> open_journal_for_audit(const std::string& location, std::error_code& ec) {
+  ec.clear();
+  if (location.starts_with("redis://")) {
+    redis_store_config rc;
+    if (!parse_redis_location(location, rc)) {
+      ec = std::make_error_code(std::errc::invalid_argument);
+      return nullptr;
+    }
+    journal_writer_config jc;
+    jc.read_only = true;
+    return open_redis_journal(rc, jc, ec);
+  }
+  sqlite_journal_config c;
+  c.path = location;
+  c.read_only = true;
+  return sqlite_journal::open(c, ec);
+}
+
 const std::vector<std::string>& storage_backends() {
-  static const std::vector<std::string> names{"sqlite"};
+  static const std::vector<std::string> names{"sqlite", "redis"};
   return names;
 }
 
 opened_storage open_storage(const storage_config& config, std::error_code& ec) {
   ec.clear();
   if (config.backend == "sqlite") return open_sqlite(config, ec);
+  if (config.backend == "redis") return open_redis(config, ec);
   ec = std::make_error_code(std::errc::invalid_argument);
   return {};
 }

@@ -47,6 +47,13 @@ struct server_config {
   std::chrono::milliseconds positions_flush_every{1000};
   std::uint64_t checkpoint_every_records = 10'000;
   std::chrono::seconds checkpoint_every{60};
+  // redis: the server, the store (whose keys hold journal, outbox and positions), and how many
+  // replicas must confirm an append (WAIT) before it counts as durable.
+  std::string redis_host = "127.0.0.1";
+  int redis_port = 6379;
+  std::string redis_store = "city";
+  int redis_wait_replicas = 0;
+  std::chrono::milliseconds redis_wait_timeout{1000};
 
   // [registry]
   std::filesystem::path registry_dir = "tests/data/chongqing-sample";

@@ -132,6 +132,10 @@ class journal {
 
   virtual journal_stats stats() const = 0;
 
+  // What keeps appends from completing right now (the store unreachable, replicas not
+  // confirming), in words for /healthz; empty when appends are going through.
+  virtual std::string problem() const { return {}; }
+
   // Completes everything queued, then stops the writer; later appends fail with
   // journal_errc::closed. Idempotent; the destructor calls it.
   virtual void close() = 0;

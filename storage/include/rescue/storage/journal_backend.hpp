@@ -75,6 +75,14 @@ class journal_backend {
 
   // Every checkpoint in upto_seq order, appended to `out`.
   virtual std::error_code read_checkpoints(std::vector<journal_checkpoint>& out) = 0;
+
+  // A backend that retries an append while its store is unreachable (nothing is acknowledged
+  // meanwhile) stops retrying and fails that append: the writer is closing. Any thread.
+  virtual void interrupt() {}
+
+  // What keeps appends from completing right now, in words for /healthz; empty when nothing.
+  // Any thread.
+  virtual std::string problem() const { return {}; }
 };
 
 }  // namespace rescue::storage

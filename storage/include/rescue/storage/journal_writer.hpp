@@ -53,6 +53,7 @@ class journal_writer : public journal {
   std::uint64_t last_seq() const override;
   std::error_code read_checkpoints(std::vector<journal_checkpoint>& out) override;
   journal_stats stats() const override;
+  std::string problem() const override;
   void close() override;
 
  protected:

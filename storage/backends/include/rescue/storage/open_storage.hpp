@@ -13,6 +13,7 @@
 #include "rescue/storage/crew_position_store.hpp"
 #include "rescue/storage/journal.hpp"
 #include "rescue/storage/outbox_store.hpp"
+#include "rescue/storage/redis_store.hpp"
 
 namespace rescue::storage {
 
@@ -26,6 +27,8 @@ struct storage_config {
   // sqlite: each crew's last GPS position (its own file, rewritten in place). Empty: positions
   // are not kept, and opened_storage::positions is null.
   std::filesystem::path positions_path;
+  // redis: the server and the store (the shard's keys) journal, outbox and positions live in.
+  redis_store_config redis;
   // Checkpoint signing (journal_writer_config).
   std::filesystem::path signing_key_path;
   std::uint64_t checkpoint_every_records = 10'000;
@@ -42,6 +45,10 @@ struct opened_storage {
   // What opening upgraded, for the log; empty when nothing.
   std::string upgrade_note;
 };
+
+// Opens the journal alone, for reading (audit tools): `location` is a SQLite file, or for redis
+// "redis://HOST:PORT/STORE" (the store defaults to "city").
+std::unique_ptr<journal> open_journal_for_audit(const std::string& location, std::error_code& ec);
 
 // The names open_storage accepts, in the order the documentation lists them.
 const std::vector<std::string>& storage_backends();
