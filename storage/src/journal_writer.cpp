@@ -16,6 +16,9 @@ namespace rescue::storage {
 
 namespace {
 
+// How often an idle writer lets its backend check the store (journal_backend::check).
+constexpr auto health_check_every = std::chrono::seconds(1);
+
 std::int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -156,12 +159,19 @@ void journal_writer::impl::run() {
       std::unique_lock lock(queue_mu);
       for (;;) {
         if (!queue.empty() || stopping) break;
+        const auto now = std::chrono::steady_clock::now();
+        auto wake = now + health_check_every;
         if (key && oldest_unsigned) {
           const auto deadline = *oldest_unsigned + config.checkpoint_every;
-          if (std::chrono::steady_clock::now() >= deadline) break;
-          queue_cv.wait_until(lock, deadline);
-        } else {
-          queue_cv.wait(lock);
+          if (now >= deadline) break;
+          wake = std::min(wake, deadline);
+        }
+        if (queue_cv.wait_until(lock, wake) == std::cv_status::timeout && queue.empty() &&
+            !stopping && std::chrono::steady_clock::now() >= now + health_check_every) {
+          // Idle: let the backend look at its store, so /healthz knows before an append fails.
+          lock.unlock();
+          backend->check();
+          lock.lock();
         }
       }
       // Group commit: everything that queued up while the last commit was in flight goes into

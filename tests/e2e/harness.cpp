@@ -938,6 +938,7 @@ std::string config_text(const server_options& o, std::uint16_t terminal_port,
     << "outbox_path = \"var/outbox.db\"\n"
     << "checkpoint_every_records = 10000\n"
     << "checkpoint_every_s = 60\n"
+    << o.storage_keys << "\n"
     << "[registry]\n"
     << "dir = \"city\"\n"
     << "[terminals]\n"

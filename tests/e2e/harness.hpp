@@ -107,6 +107,8 @@ struct server_options {
   std::string server_keys;
   std::string terminal_keys;
   std::string http_keys;
+  // Raw TOML lines added to [storage] (backend = "redis" and its keys, say).
+  std::string storage_keys;
   std::string log_format = "text";
   // RLIMIT_NOFILE (soft and hard) of the server process; 0 keeps the test's own.
   unsigned nofile_limit = 0;

@@ -150,8 +150,23 @@ std::error_code redis_connection::command(const redis_args& args, redis_reply& o
   return {};
 }
 
+std::error_code redis_connection::query(const redis_args& args, redis_reply& out) {
+  const bool reused = connected();
+  auto ec = command(args, out);
+  if (ec == redis_errc::connection_lost && reused) ec = command(args, out);
+  return ec;
+}
+
 std::error_code redis_connection::pipeline(const std::vector<redis_args>& commands,
                                            std::vector<redis_reply>& out) {
+  const bool reused = connected();
+  auto ec = pipeline_once(commands, out);
+  if (ec == redis_errc::connection_lost && reused) ec = pipeline_once(commands, out);
+  return ec;
+}
+
+std::error_code redis_connection::pipeline_once(const std::vector<redis_args>& commands,
+                                                std::vector<redis_reply>& out) {
   out.clear();
   if (commands.empty()) return {};
   if (auto ec = connect()) return ec;

@@ -48,13 +48,13 @@ class redis_crew_position_store final : public crew_position_store {
           .add(p.at_ms);
     std::lock_guard lock(mu_);
     redis_reply r;
-    return c_.command(args, r);
+    return c_.query(args, r);
   }
 
   std::error_code load_all(std::vector<crew_position>& out) override {
     std::lock_guard lock(mu_);
     redis_reply r;
-    if (auto ec = c_.command({"HGETALL", key_}, r)) return ec;
+    if (auto ec = c_.query({"HGETALL", key_}, r)) return ec;
     if (r.type != redis_reply::kind::array) return redis_errc::unexpected_reply;
     for (std::size_t i = 0; i + 1 < r.elements.size(); i += 2) {
       crew_position p;

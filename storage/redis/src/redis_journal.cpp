@@ -151,9 +151,9 @@ class redis_journal_backend final : public journal_backend {
     auto c = readers_.take();
     redis_reply r;
     if (!read_only_) {
-      if (auto ec = c->command({"HSETNX", keys_.meta, "layout", "1"}, r)) return note(ec, *c);
+      if (auto ec = c->query({"HSETNX", keys_.meta, "layout", "1"}, r)) return note(ec, *c);
     }
-    if (auto ec = c->command({"HGET", keys_.meta, "layout"}, r)) return note(ec, *c);
+    if (auto ec = c->query({"HGET", keys_.meta, "layout"}, r)) return note(ec, *c);
     int layout = 0;
     if (r.is_nil()) return std::make_error_code(std::errc::no_such_file_or_directory);
     if (!reply_number(r, layout)) return redis_errc::unexpected_reply;
@@ -174,9 +174,9 @@ class redis_journal_backend final : public journal_backend {
     std::uint64_t next = from;
     constexpr std::size_t page = 512;
     while (next <= to) {
-      if (auto ec = c->command({"XRANGE", keys_.journal, stream_id(next), stream_id(to), "COUNT",
-                                std::to_string(page)},
-                               r))
+      if (auto ec = c->query({"XRANGE", keys_.journal, stream_id(next), stream_id(to), "COUNT",
+                              std::to_string(page)},
+                             r))
         return note(ec, *c);
       if (r.type != redis_reply::kind::array) return redis_errc::unexpected_reply;
       journal_record rec;
@@ -196,7 +196,7 @@ class redis_journal_backend final : public journal_backend {
     auto c = readers_.take();
     redis_reply r;
     const std::string score = std::to_string(incident_id);
-    if (auto ec = c->command({"ZRANGE", keys_.by_incident, score, score, "BYSCORE"}, r))
+    if (auto ec = c->query({"ZRANGE", keys_.by_incident, score, score, "BYSCORE"}, r))
       return note(ec, *c);
     if (r.type != redis_reply::kind::array) return redis_errc::unexpected_reply;
     std::vector<redis_args> reads;
@@ -223,7 +223,7 @@ class redis_journal_backend final : public journal_backend {
   std::error_code read_checkpoints(std::vector<journal_checkpoint>& out) override {
     auto c = readers_.take();
     redis_reply r;
-    if (auto ec = c->command({"XRANGE", keys_.checkpoints, "-", "+"}, r)) return note(ec, *c);
+    if (auto ec = c->query({"XRANGE", keys_.checkpoints, "-", "+"}, r)) return note(ec, *c);
     if (r.type != redis_reply::kind::array) return redis_errc::unexpected_reply;
     for (const auto& e : r.elements) {
       journal_checkpoint cp;
@@ -231,6 +231,17 @@ class redis_journal_backend final : public journal_backend {
       out.push_back(std::move(cp));
     }
     return {};
+  }
+
+  void check() override {
+    redis_reply r;
+    if (auto ec = writer_.query({"PING"}, r)) {
+      note(ec, writer_);
+      if (ec == redis_errc::error_reply) set_problem("redis answers PING with " + r.str);
+      return;
+    }
+    // Reachable again; a WAIT still short of replicas is the append's to report.
+    set_problem({});
   }
 
   void interrupt() override {
@@ -249,8 +260,8 @@ class redis_journal_backend final : public journal_backend {
  private:
   std::error_code read_tail_on(redis_connection& c, journal_tail& out) {
     redis_reply r;
-    if (auto ec = c.command(
-            {"HMGET", keys_.meta, "last_seq", "last_hash", "last_checkpoint", "layout"}, r))
+    if (auto ec =
+            c.query({"HMGET", keys_.meta, "last_seq", "last_hash", "last_checkpoint", "layout"}, r))
       return note(ec, c);
     if (r.type != redis_reply::kind::array || r.elements.size() != 4)
       return redis_errc::unexpected_reply;
@@ -355,7 +366,7 @@ std::error_code redis_journal_backend::append(std::uint64_t expected_last_seq,
     if (attempt > 0 && pause(attempt)) return journal_errc::closed;
     redis_reply r;
     if (maybe_stored) {
-      if (auto ec = writer_.command({"HGET", keys_.meta, "last_write"}, r)) {
+      if (auto ec = writer_.query({"HGET", keys_.meta, "last_write"}, r)) {
         note(ec, writer_);
         continue;
       }

@@ -65,7 +65,7 @@ class redis_outbox_store final : public outbox_store {
         .add_owned(a.delivered_ms ? std::to_string(*a.delivered_ms) : std::string())
         .add(a.next_attempt_ms)
         .add(std::string_view(a.last_error));
-    return c->command(args, r);
+    return c->query(args, r);
   }
 
   std::error_code by_incident(std::uint64_t incident_id, std::vector<outbox_row>& out) override {
@@ -76,7 +76,7 @@ class redis_outbox_store final : public outbox_store {
   std::error_code rows(std::vector<outbox_row>& out) override {
     auto c = pool_.take();
     redis_reply r;
-    if (auto ec = c->command({"HGET", keys_.meta, "outbox_id"}, r)) return ec;
+    if (auto ec = c->query({"HGET", keys_.meta, "outbox_id"}, r)) return ec;
     std::int64_t newest = 0;
     if (!reply_number(r, newest)) return redis_errc::unexpected_reply;
     std::vector<std::int64_t> ids;
@@ -88,7 +88,7 @@ class redis_outbox_store final : public outbox_store {
   std::error_code pending(std::size_t& count) override {
     auto c = pool_.take();
     redis_reply r;
-    if (auto ec = c->command({"HGET", keys_.meta, "outbox_pending"}, r)) return ec;
+    if (auto ec = c->query({"HGET", keys_.meta, "outbox_pending"}, r)) return ec;
     std::int64_t n = 0;
     if (!reply_number(r, n) || n < 0) return redis_errc::unexpected_reply;
     count = static_cast<std::size_t>(n);
@@ -100,7 +100,7 @@ class redis_outbox_store final : public outbox_store {
   std::error_code by_members(const redis_args& query, std::vector<outbox_row>& out) {
     auto c = pool_.take();
     redis_reply r;
-    if (auto ec = c->command(query, r)) return ec;
+    if (auto ec = c->query(query, r)) return ec;
     if (r.type != redis_reply::kind::array) return redis_errc::unexpected_reply;
     std::vector<std::int64_t> ids;
     for (const auto& m : r.elements) {
@@ -121,7 +121,7 @@ class redis_outbox_store final : public outbox_store {
         for (auto col : columns)
           args.add_owned(std::to_string(ids[i]) + ":" + std::string(col));
       redis_reply r;
-      if (auto ec = c.command(args, r)) return ec;
+      if (auto ec = c.query(args, r)) return ec;
       if (r.type != redis_reply::kind::array || r.elements.size() != (end - start) * columns.size())
         return redis_errc::unexpected_reply;
       for (std::size_t i = start; i < end; ++i) {
@@ -161,7 +161,7 @@ std::unique_ptr<outbox_store> open_redis_outbox(const redis_store_config& config
   }
   redis_connection c(config.endpoint);
   redis_reply r;
-  if ((ec = c.command({"HGET", redis_keys(config.store).meta, "layout"}, r))) return nullptr;
+  if ((ec = c.query({"HGET", redis_keys(config.store).meta, "layout"}, r))) return nullptr;
   if (r.is_nil()) {
     ec = std::make_error_code(std::errc::no_such_file_or_directory);
     return nullptr;

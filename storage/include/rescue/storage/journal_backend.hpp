@@ -80,6 +80,10 @@ class journal_backend {
   // meanwhile) stops retrying and fails that append: the writer is closing. Any thread.
   virtual void interrupt() {}
 
+  // Called on the writer thread about once a second while no append is queued: a backend whose
+  // store can go away (a server) checks it here, so problem() is known before an append fails.
+  virtual void check() {}
+
   // What keeps appends from completing right now, in words for /healthz; empty when nothing.
   // Any thread.
   virtual std::string problem() const { return {}; }

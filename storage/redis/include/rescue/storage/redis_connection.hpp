@@ -92,8 +92,14 @@ class redis_connection {
   // is returned in `out` and as redis_errc::error_reply; an I/O failure drops the connection.
   std::error_code command(const redis_args& args, redis_reply& out);
 
+  // command() for what may safely run twice (reads, idempotent writes): a connection that was
+  // already open may have died while idle (a server restart), so a loss on it is retried once on
+  // a new connection.
+  std::error_code query(const redis_args& args, redis_reply& out);
+
   // Sends every command in one write and reads every reply (a pipeline; not atomic). Error
-  // replies stay in `out` and do not fail the call; only an I/O failure does.
+  // replies stay in `out` and do not fail the call; only an I/O failure does. For what may run
+  // twice: a loss on a connection that was already open is retried once, as query() does.
   std::error_code pipeline(const std::vector<redis_args>& commands, std::vector<redis_reply>& out);
 
   // Connects now (the commands do it on demand).
@@ -107,6 +113,8 @@ class redis_connection {
 
  private:
   std::error_code lost(const char* what);
+  std::error_code pipeline_once(const std::vector<redis_args>& commands,
+                                std::vector<redis_reply>& out);
 
   redis_endpoint endpoint_;
   redisContext* ctx_ = nullptr;
