@@ -64,6 +64,7 @@ storage::opened_storage open_storage(const server_config& config) {
   sc.checkpoint_every = config.checkpoint_every;
   sc.redis.endpoint.host = config.redis_host;
   sc.redis.endpoint.port = config.redis_port;
+  sc.redis.endpoint.cluster_nodes = config.redis_cluster_nodes;
   sc.redis.store = config.redis_store;
   sc.redis.wait_replicas = config.redis_wait_replicas;
   sc.redis.wait_timeout = config.redis_wait_timeout;

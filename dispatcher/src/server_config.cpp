@@ -67,6 +67,13 @@ server_config parse_server_config(std::string_view toml_text, std::string_view s
     c.checkpoint_every = t.duration("checkpoint_every_s", c.checkpoint_every, 1, 86'400);
     c.redis_host = t.string("redis_host", c.redis_host);
     c.redis_port = static_cast<int>(t.integer("redis_port", c.redis_port, 1, 65'535));
+    c.redis_cluster_nodes = t.strings("redis_cluster_nodes", c.redis_cluster_nodes);
+    for (const auto& node : c.redis_cluster_nodes) {
+      std::string host;
+      int port = 0;
+      if (!storage::parse_host_port(node, host, port) || host.empty())
+        t.fail("redis_cluster_nodes", "\"" + node + "\" is not host:port");
+    }
     c.redis_store = t.string("redis_store", c.redis_store);
     if (!storage::valid_redis_store_name(c.redis_store))
       t.fail("redis_store", "a store name is 1 to 64 letters, digits, '-', '_' or '.'");

@@ -773,7 +773,12 @@ struct crew_client::impl {
   asio::awaitable<void> close_gracefully() {
     if (!open) co_return;
     open = false;
-    beast::get_lowest_layer(ws).expires_after(1s);
+    // A timer of its own bounds the close: the stream's expires_after asserts when a read and a
+    // write are both pending, as they are while a receipt is being written.
+    asio::steady_timer guard(io, 1s);
+    guard.async_wait([this](boost::system::error_code ec) {
+      if (!ec) beast::get_lowest_layer(ws).close();
+    });
     co_await ws.async_close(websocket::close_code::normal, asio::as_tuple(asio::use_awaitable));
   }
 };

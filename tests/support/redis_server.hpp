@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <string>
@@ -36,10 +37,39 @@ inline int free_loopback_port() {
   return ntohs(a.sin_port);
 }
 
+// True when nothing listens on loopback `port` right now.
+inline bool loopback_port_free(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return free;
+}
+
+// A port for a cluster node: it and its cluster bus port (port + 10000) are both free, which an
+// ephemeral port's bus port (above 65535) often cannot be.
+inline int free_cluster_node_port() {
+  static int next = 21000 + static_cast<int>(::getpid() % 97) * 100;
+  for (int tries = 0; tries < 2000; ++tries) {
+    const int port = next;
+    next = next + 1 >= 31000 ? 21000 : next + 1;
+    if (loopback_port_free(port) && loopback_port_free(port + 10000)) return port;
+  }
+  FAIL("no free port pair for a cluster node");
+  return 0;
+}
+
 class redis_server {
  public:
   explicit redis_server(std::vector<std::string> extra_args = {})
-      : extra_(std::move(extra_args)), port_(free_loopback_port()) {
+      : extra_(std::move(extra_args)),
+        port_(std::find(extra_.begin(), extra_.end(), "--cluster-enabled") != extra_.end()
+                  ? free_cluster_node_port()
+                  : free_loopback_port()) {
     start();
   }
   ~redis_server() { kill(SIGKILL); }

@@ -75,7 +75,7 @@ opened_storage open_redis(const storage_config& config, std::error_code& ec) {
 
 std::unique_ptr<journal> open_journal_for_audit(const std::string& location, std::error_code& ec) {
   ec.clear();
-  if (location.starts_with("redis://")) {
+  if (location.starts_with("redis://") || location.starts_with("redis-cluster://")) {
     redis_store_config rc;
     if (!parse_redis_location(location, rc)) {
       ec = std::make_error_code(std::errc::invalid_argument);

@@ -36,7 +36,8 @@ std::string coordinate(double v) {
 class redis_crew_position_store final : public crew_position_store {
  public:
   explicit redis_crew_position_store(const redis_store_config& config)
-      : key_(redis_keys(config.store).positions), c_(config.endpoint) {}
+      : key_(redis_keys(config.store).positions),
+        c_(config.endpoint, redis_keys(config.store).slot) {}
 
   std::error_code save(const std::vector<crew_position>& batch) override {
     if (batch.empty()) return {};
@@ -82,7 +83,7 @@ std::unique_ptr<crew_position_store> open_redis_positions(const redis_store_conf
     ec = std::make_error_code(std::errc::invalid_argument);
     return nullptr;
   }
-  redis_connection c(config.endpoint);
+  redis_connection c(config.endpoint, redis_keys(config.store).slot);
   if ((ec = c.connect())) return nullptr;
   return std::make_unique<redis_crew_position_store>(config);
 }

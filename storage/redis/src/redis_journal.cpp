@@ -142,8 +142,8 @@ class redis_journal_backend final : public journal_backend {
       : config_(config),
         keys_(config.store),
         read_only_(read_only),
-        writer_(config.endpoint),
-        readers_(config.endpoint),
+        writer_(config.endpoint, keys_.slot),
+        readers_(config.endpoint, keys_.slot),
         token_prefix_(random_token()) {}
 
   // Creates the store (a writer) or checks that it is there (a reader), and its layout.
@@ -449,6 +449,7 @@ redis_keys::redis_keys(std::string_view store) {
   outbox_due = p + "outbox_due";
   outbox_by_incident = p + "outbox_by_incident";
   positions = p + "positions";
+  slot = redis_key_slot(meta);
 }
 
 std::vector<std::string> redis_keys::all() const {
@@ -466,12 +467,29 @@ bool valid_redis_store_name(std::string_view store) {
 
 bool parse_redis_location(std::string_view location, redis_store_config& out) {
   constexpr std::string_view scheme = "redis://";
-  if (!location.starts_with(scheme)) return false;
-  location.remove_prefix(scheme.size());
+  constexpr std::string_view cluster_scheme = "redis-cluster://";
+  const bool cluster = location.starts_with(cluster_scheme);
+  if (!cluster && !location.starts_with(scheme)) return false;
+  location.remove_prefix(cluster ? cluster_scheme.size() : scheme.size());
   std::string_view store = "city";
   if (const auto slash = location.find('/'); slash != std::string_view::npos) {
     store = location.substr(slash + 1);
     location = location.substr(0, slash);
+  }
+  if (cluster) {
+    out.endpoint.cluster_nodes.clear();
+    while (!location.empty()) {
+      const auto comma = location.find(',');
+      const auto node = location.substr(0, comma);
+      std::string host;
+      int port = 0;
+      if (!parse_host_port(node, host, port) || host.empty()) return false;
+      out.endpoint.cluster_nodes.emplace_back(node);
+      location = comma == std::string_view::npos ? std::string_view{} : location.substr(comma + 1);
+    }
+    if (out.endpoint.cluster_nodes.empty() || !valid_redis_store_name(store)) return false;
+    out.store = std::string(store);
+    return true;
   }
   int port = 6379;
   if (const auto colon = location.rfind(':'); colon != std::string_view::npos) {

@@ -41,7 +41,7 @@ constexpr std::array<std::string_view, 9> columns{
 class redis_outbox_store final : public outbox_store {
  public:
   explicit redis_outbox_store(const redis_store_config& config)
-      : keys_(config.store), pool_(config.endpoint) {}
+      : keys_(config.store), pool_(config.endpoint, keys_.slot) {}
 
   std::error_code due(std::size_t max, std::vector<outbox_row>& out) override {
     if (max == 0) return {};
@@ -159,9 +159,10 @@ std::unique_ptr<outbox_store> open_redis_outbox(const redis_store_config& config
     ec = std::make_error_code(std::errc::invalid_argument);
     return nullptr;
   }
-  redis_connection c(config.endpoint);
+  const redis_keys keys(config.store);
+  redis_connection c(config.endpoint, keys.slot);
   redis_reply r;
-  if ((ec = c.query({"HGET", redis_keys(config.store).meta, "layout"}, r))) return nullptr;
+  if ((ec = c.query({"HGET", keys.meta, "layout"}, r))) return nullptr;
   if (r.is_nil()) {
     ec = std::make_error_code(std::errc::no_such_file_or_directory);
     return nullptr;

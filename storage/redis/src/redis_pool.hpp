@@ -11,7 +11,8 @@ namespace rescue::storage {
 
 class redis_pool {
  public:
-  explicit redis_pool(redis_endpoint endpoint) : endpoint_(std::move(endpoint)) {}
+  redis_pool(redis_endpoint endpoint, std::uint16_t slot)
+      : endpoint_(std::move(endpoint)), slot_(slot) {}
 
   class lease {
    public:
@@ -36,7 +37,7 @@ class redis_pool {
         idle_.pop_back();
       }
     }
-    if (!c) c = std::make_unique<redis_connection>(endpoint_);
+    if (!c) c = std::make_unique<redis_connection>(endpoint_, slot_);
     return lease(*this, std::move(c));
   }
 
@@ -48,6 +49,7 @@ class redis_pool {
   }
 
   redis_endpoint endpoint_;
+  std::uint16_t slot_;
   std::mutex mu_;
   std::vector<std::unique_ptr<redis_connection>> idle_;
 };

@@ -51,6 +51,9 @@ struct server_config {
   // replicas must confirm an append (WAIT) before it counts as durable.
   std::string redis_host = "127.0.0.1";
   int redis_port = 6379;
+  // Non-empty: a Redis Cluster reached through these seeds ("host:port"); redis_host and
+  // redis_port are then unused.
+  std::vector<std::string> redis_cluster_nodes;
   std::string redis_store = "city";
   int redis_wait_replicas = 0;
   std::chrono::milliseconds redis_wait_timeout{1000};

@@ -47,7 +47,7 @@ struct opened_storage {
 };
 
 // Opens the journal alone, for reading (audit tools): `location` is a SQLite file, or for redis
-// "redis://HOST:PORT/STORE" (the store defaults to "city").
+// "redis://HOST:PORT/STORE" (the store defaults to "city"), or "redis-cluster://SEEDS/STORE".
 std::unique_ptr<journal> open_journal_for_audit(const std::string& location, std::error_code& ec);
 
 // The names open_storage accepts, in the order the documentation lists them.

@@ -1,6 +1,11 @@
 // One blocking connection to one Redis server (hiredis' synchronous API), for the storage
 // threads that own it: commands, pipelines, replies copied out of hiredis, and reconnection on
 // the next command after any I/O error. Never used on an Asio thread.
+//
+// On a Redis Cluster (hiredis 0.14 has no cluster support) a connection serves one hash slot,
+// the slot of the store whose keys it touches: it finds the slot's master with CLUSTER SLOTS
+// from the seed nodes, follows MOVED (and ASK, once) replies, and after a lost connection finds
+// the master again, which is how it follows a failover.
 #pragma once
 
 #include <chrono>
@@ -23,7 +28,17 @@ struct redis_endpoint {
   std::chrono::milliseconds connect_timeout = std::chrono::seconds(2);
   // A command not answered in this time counts as a lost connection (its outcome is unknown).
   std::chrono::milliseconds command_timeout = std::chrono::seconds(5);
+  // Non-empty: a Redis Cluster, reached through these seed nodes ("host:port"); host and port
+  // above are then unused.
+  std::vector<std::string> cluster_nodes;
 };
+
+// The cluster hash slot of a key: CRC16 (XMODEM) of the key, or of its hash tag, the text
+// between the first '{' and the next '}' when that is not empty, modulo 16384.
+std::uint16_t redis_key_slot(std::string_view key);
+
+// "host:port" split; false when it is not one.
+bool parse_host_port(std::string_view text, std::string& host, int& port);
 
 // A reply, owned (hiredis' reply object is freed as soon as it is copied).
 struct redis_reply {
@@ -83,7 +98,8 @@ class redis_args {
 
 class redis_connection {
  public:
-  explicit redis_connection(redis_endpoint endpoint);
+  // `slot`: on a cluster, the hash slot every command of this connection touches.
+  explicit redis_connection(redis_endpoint endpoint, std::uint16_t slot = 0);
   ~redis_connection();
   redis_connection(const redis_connection&) = delete;
   redis_connection& operator=(const redis_connection&) = delete;
@@ -110,13 +126,28 @@ class redis_connection {
   // The last error's text: hiredis' I/O error or the server's error reply.
   const std::string& last_error() const { return last_error_; }
   const redis_endpoint& endpoint() const { return endpoint_; }
+  // Where the connection goes (on a cluster: the slot's master as last found); for messages.
+  std::string target() const { return host_ + ":" + std::to_string(port_); }
 
  private:
   std::error_code lost(const char* what);
-  std::error_code pipeline_once(const std::vector<redis_args>& commands,
+  std::error_code connect_to(const std::string& host, int port);
+  // Cluster: asks the seeds (the last master first) which node serves the slot.
+  std::error_code find_master();
+  // Cluster: a MOVED or ASK reply points elsewhere; true when `reply` was one and the next try
+  // should go there (ASK: only the next command, after ASKING).
+  bool follow_redirect(const redis_reply& reply, bool& asking);
+  std::error_code send_and_read(const std::vector<const redis_args*>& commands, bool asking,
                                 std::vector<redis_reply>& out);
+  // Sends, reads, and follows redirections (a few hops at most).
+  std::error_code run(const std::vector<const redis_args*>& commands,
+                      std::vector<redis_reply>& out);
 
   redis_endpoint endpoint_;
+  std::uint16_t slot_ = 0;
+  std::string host_;  // where ctx_ goes, or will
+  int port_ = 0;
+  bool master_known_ = false;  // cluster: host_:port_ serves slot_ as far as we know
   redisContext* ctx_ = nullptr;
   std::string last_error_;
 };

@@ -42,14 +42,16 @@ struct redis_keys {
   std::string outbox_due;   // sorted set of undelivered calls with a URL, by next attempt
   std::string outbox_by_incident;  // sorted set: member zero-padded id, score incident id
   std::string positions;           // hash: crew id -> "lat lon at_ms"
+  std::uint16_t slot = 0;          // the cluster hash slot of them all
   std::vector<std::string> all() const;
 };
 
 // False for a name that cannot be a store (empty, too long, or characters outside the set).
 bool valid_redis_store_name(std::string_view store);
 
-// Reads "redis://HOST:PORT/STORE" (PORT defaults to 6379, STORE to "city") into `out`'s endpoint
-// and store; false when it is not such a location.
+// Reads "redis://HOST:PORT/STORE" (PORT defaults to 6379, STORE to "city"), or for a cluster
+// "redis-cluster://HOST:PORT,HOST:PORT.../STORE", into `out`'s endpoint and store; false when it
+// is not such a location.
 bool parse_redis_location(std::string_view location, redis_store_config& out);
 
 // Layout of the keys this build writes (meta "layout").
