@@ -28,13 +28,13 @@ TEST_CASE("redis key slots are CRC16 of the key or its hash tag", "[redis][unit]
   CHECK(redis_key_slot("foo{bar}{zap}") == redis_key_slot("bar"));
 }
 
-TEST_CASE("on a redis cluster a store is reached through any seed and its slot agrees with the "
-          "servers",
-          "[redis]") {
+TEST_CASE(
+    "on a redis cluster a store is reached through any seed and its slot agrees with the "
+    "servers",
+    "[redis]") {
   redis_cluster cluster;
   for (const char* key : {"rescue:{city}:meta", "rescue:{yuzhong}:journal", "plain-key", "{}x"})
-    CHECK(cluster.node(0).run({"CLUSTER", "KEYSLOT", key}).integer ==
-          storage::redis_key_slot(key));
+    CHECK(cluster.node(0).run({"CLUSTER", "KEYSLOT", key}).integer == storage::redis_key_slot(key));
 
   storage::redis_store_config config;
   config.store = "yuzhong";
@@ -57,8 +57,7 @@ TEST_CASE("on a redis cluster a store is reached through any seed and its slot a
   REQUIRE(j);
   for (int i = 0; i < 20; ++i) {
     std::promise<std::error_code> done;
-    j->append({note_event(1, "n" + std::to_string(i))},
-              {{"fire_escalation", 1, "", "{}"}},
+    j->append({note_event(1, "n" + std::to_string(i))}, {{"fire_escalation", 1, "", "{}"}},
               [&](std::error_code e, std::vector<std::uint64_t>) { done.set_value(e); });
     REQUIRE_FALSE(done.get_future().get());
   }

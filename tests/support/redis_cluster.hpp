@@ -25,7 +25,8 @@ class redis_cluster {
           "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
           "--cluster-node-timeout", std::to_string(node_timeout_ms)}));
     std::string line = std::string(RESCUE_REDIS_CLI) + " --cluster create";
-    for (const auto& n : nodes_) line += " 127.0.0.1:" + std::to_string(n->port());
+    for (const auto& n : nodes_)
+      line += " 127.0.0.1:" + std::to_string(n->port());
     line += " --cluster-replicas 1 --cluster-yes > /dev/null 2>&1";
     REQUIRE(std::system(line.c_str()) == 0);
     wait_state_ok(std::chrono::seconds(30));
@@ -34,7 +35,8 @@ class redis_cluster {
   // The seeds a client is given: every node.
   std::vector<std::string> seeds() const {
     std::vector<std::string> out;
-    for (const auto& n : nodes_) out.push_back("127.0.0.1:" + std::to_string(n->port()));
+    for (const auto& n : nodes_)
+      out.push_back("127.0.0.1:" + std::to_string(n->port()));
     return out;
   }
   storage::redis_endpoint endpoint() const {

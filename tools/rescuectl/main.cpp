@@ -149,7 +149,8 @@ int main(int argc, char** argv) {
   auto* verify = app.add_subcommand(
       "verify", "Check every record hash, the chain, the sequence and every checkpoint signature");
   verify
-      ->add_option("--journal", journal_path, "journal: a SQLite file, redis://HOST:PORT/STORE or redis-cluster://SEEDS/STORE")
+      ->add_option("--journal", journal_path,
+                   "journal: a SQLite file, redis://HOST:PORT/STORE or redis-cluster://SEEDS/STORE")
       ->required();
   verify->add_option("--public-key", public_key_path,
                      "PEM public key the checkpoints must be signed with");
@@ -158,14 +159,16 @@ int main(int argc, char** argv) {
   auto* timeline = app.add_subcommand("timeline", "Print every event of one incident");
   timeline->add_option("incident", incident, "incident id")->required();
   timeline
-      ->add_option("--journal", journal_path, "journal: a SQLite file, redis://HOST:PORT/STORE or redis-cluster://SEEDS/STORE")
+      ->add_option("--journal", journal_path,
+                   "journal: a SQLite file, redis://HOST:PORT/STORE or redis-cluster://SEEDS/STORE")
       ->required();
   timeline->add_flag("--json", json, "JSON lines (protobuf JSON mapping)");
   timeline->callback([&] { code = run_timeline(incident, journal_path, json); });
 
   auto* exporter = app.add_subcommand("export", "Print records from..to as JSON lines");
   exporter
-      ->add_option("--journal", journal_path, "journal: a SQLite file, redis://HOST:PORT/STORE or redis-cluster://SEEDS/STORE")
+      ->add_option("--journal", journal_path,
+                   "journal: a SQLite file, redis://HOST:PORT/STORE or redis-cluster://SEEDS/STORE")
       ->required();
   exporter->add_option("--from", from, "first seq (default 1)");
   exporter->add_option("--to", to, "last seq (default: the end)");
@@ -174,7 +177,8 @@ int main(int argc, char** argv) {
   auto* replay = app.add_subcommand(
       "replay", "Fold the whole journal as the server recovers and check the result");
   replay
-      ->add_option("--journal", journal_path, "journal: a SQLite file, redis://HOST:PORT/STORE or redis-cluster://SEEDS/STORE")
+      ->add_option("--journal", journal_path,
+                   "journal: a SQLite file, redis://HOST:PORT/STORE or redis-cluster://SEEDS/STORE")
       ->required();
   replay->callback([&] { code = tools::run_replay(journal_path); });
 

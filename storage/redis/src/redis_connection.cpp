@@ -282,7 +282,8 @@ std::error_code redis_connection::pipeline(const std::vector<redis_args>& comman
   out.clear();
   if (commands.empty()) return {};
   std::vector<const redis_args*> list;
-  for (const auto& c : commands) list.push_back(&c);
+  for (const auto& c : commands)
+    list.push_back(&c);
   const bool reused = connected();
   auto ec = run(list, out);
   if (ec == redis_errc::connection_lost && reused) ec = run(list, out);
@@ -310,8 +311,7 @@ bool parse_host_port(std::string_view text, std::string& host, int& port) {
   const auto digits = text.substr(colon + 1);
   int p = 0;
   auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), p);
-  if (ec != std::errc{} || end != digits.data() + digits.size() || p < 1 || p > 65535)
-    return false;
+  if (ec != std::errc{} || end != digits.data() + digits.size() || p < 1 || p > 65535) return false;
   host = std::string(text.substr(0, colon));
   port = p;
   return true;
