@@ -137,14 +137,19 @@ format = "json"
                     Catch::Contains("http.max_connections"));
 }
 
-TEST_CASE("the storage backend is sqlite by default, and an unknown one stops start-up", "[unit]") {
+TEST_CASE(
+    "the storage backend is sqlite by default, redis on request, and an unknown one stops start-up",
+    "[unit]") {
   CHECK(d::parse_server_config("", "t.toml", ".").storage_backend == "sqlite");
   CHECK(
       d::parse_server_config("[storage]\nbackend = \"sqlite\"\n", "t.toml", ".").storage_backend ==
       "sqlite");
+  CHECK(d::parse_server_config("[storage]\nbackend = \"redis\"\n", "t.toml", ".").storage_backend ==
+        "redis");
   CHECK_THROWS_WITH(
-      d::parse_server_config("[storage]\nbackend = \"redis\"\n", "t.toml", "."),
-      Catch::Contains("storage.backend: unknown storage backend \"redis\" (known: \"sqlite\")"));
+      d::parse_server_config("[storage]\nbackend = \"cassandra\"\n", "t.toml", "."),
+      Catch::Contains(
+          "storage.backend: unknown storage backend \"cassandra\" (known: \"sqlite\", \"redis\")"));
 }
 
 }  // namespace
