@@ -53,6 +53,9 @@ int main(int argc, char** argv) {
     rescue::dispatcher::server server(std::move(config));
     server.start();
     server.run();
+  } catch (const rescue::dispatcher::stopped_on_standby& e) {
+    spdlog::info("rescue-dispatchd: {}", e.what());
+    return 0;
   } catch (const std::exception& e) {
     spdlog::critical("rescue-dispatchd: {}", e.what());
     return 1;

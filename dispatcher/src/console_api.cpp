@@ -11,7 +11,6 @@
 #include <vector>
 
 #include <spdlog/spdlog.h>
-#include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/geometry/algorithms/convex_hull.hpp>
@@ -20,6 +19,7 @@
 #include <boost/geometry/geometries/polygon.hpp>
 
 #include "rescue/core/replayer.hpp"
+#include "rescue/dispatcher/offload.hpp"
 #include "rescue/protocol/json.hpp"
 #include "rescue/storage/journal_verify.hpp"
 
@@ -28,23 +28,6 @@ namespace rescue::dispatcher {
 namespace v1 = rescue::v1;
 
 namespace {
-
-// Runs `fn` on `pool` and resumes the calling coroutine on its own executor with the result.
-template <class Fn>
-asio::awaitable<std::invoke_result_t<Fn&>> offload(asio::thread_pool& pool, Fn fn) {
-  using result = std::invoke_result_t<Fn&>;
-  return asio::async_initiate<const asio::use_awaitable_t<>&, void(result)>(
-      [&pool](auto handler, Fn work) {
-        auto ex = asio::get_associated_executor(handler);
-        asio::post(pool, [handler = std::move(handler), work = std::move(work), ex]() mutable {
-          result r = work();
-          asio::post(ex, [handler = std::move(handler), r = std::move(r)]() mutable {
-            std::move(handler)(std::move(r));
-          });
-        });
-      },
-      asio::use_awaitable, std::move(fn));
-}
 
 std::optional<core::incident_id> parse_id(const request_context& ctx) {
   const auto it = ctx.path_params.find("id");

@@ -20,14 +20,15 @@ asio::awaitable<http_response> ops_routes::health(request_context ctx) {
   // strand is busy, and a stuck strand shows as a journal sequence that stops moving.
   v1::Health health;
   auto problem = service_.journal().problem();
-  health.set_status(problem.empty() ? "ok" : "not_ready");
+  const bool ready = problem.empty();
+  if (ready) problem = service_.journal().degraded();
+  health.set_status(!ready ? "not_ready" : problem.empty() ? "ok" : "degraded");
   health.set_reason(std::move(problem));
   health.set_journal_last_seq(service_.journal().last_seq());
   health.set_open_incidents(
       static_cast<std::uint32_t>(std::max<std::int64_t>(0, metrics_.open_incidents.load())));
-  co_return json_response(
-      ctx.request, health.reason().empty() ? http::status::ok : http::status::service_unavailable,
-      health);
+  co_return json_response(ctx.request, ready ? http::status::ok : http::status::service_unavailable,
+                          health);
 }
 
 asio::awaitable<http_response> ops_routes::render_metrics(request_context ctx) {

@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "rescue/dispatcher/log_text.hpp"
+#include "rescue/dispatcher/offload.hpp"
 #include "rescue/dispatcher/spawn.hpp"
 
 namespace rescue::dispatcher {
@@ -45,6 +46,7 @@ outbox::outbox(asio::io_context& io, storage::outbox_store& store, storage::jour
 outbox::~outbox() {
   // Returns once a call in progress has returned: no wake-up reaches a destroyed outbox.
   journal_.set_outbox_listener({});
+  store_thread_.join();
 }
 
 void outbox::start() {
@@ -129,9 +131,14 @@ asio::awaitable<void> outbox::run() {
     const std::int64_t now = wall_ms();
     std::int64_t next_due = now + std::chrono::milliseconds(max_sleep).count();
     std::vector<outbox_row> due;
-    std::vector<outbox_row> listed;
-    if (const auto ec = store_.due(rows_per_pass, listed))
-      spdlog::error("outbox: cannot read due rows: {}", ec.message());
+    // Rows the journal stored with its events count as soon as the loop sees them.
+    std::vector<outbox_row> listed = co_await offload(store_thread_, [this] {
+      std::vector<outbox_row> rows;
+      if (const auto ec = store_.due(rows_per_pass, rows))
+        spdlog::error("outbox: cannot read due rows: {}", ec.message());
+      refresh_gauge();
+      return rows;
+    });
     for (auto& r : listed) {
       if (in_flight_.count(r.id)) continue;
       if (r.next_attempt_ms > now) {
@@ -140,8 +147,6 @@ asio::awaitable<void> outbox::run() {
       }
       due.push_back(std::move(r));
     }
-    // Rows the journal stored with its events count as soon as the loop sees them.
-    refresh_gauge();
     for (auto& r : due) {
       if (in_flight_.size() >= config_.max_in_flight) break;  // a finished delivery wakes us
       in_flight_.insert(r.id);
@@ -166,9 +171,12 @@ asio::awaitable<void> outbox::deliver(outbox_row row) {
     attempt.next_attempt_ms = wall_ms() + backoff(attempt.attempts).count();
     attempt.last_error = result.describe();
   }
-  if (const auto ec = store_.record_attempt(attempt))
-    spdlog::error("outbox: cannot record delivery of {}: {}", row.id, ec.message());
-  refresh_gauge();
+  co_await offload(store_thread_, [this, &attempt] {
+    if (const auto ec = store_.record_attempt(attempt))
+      spdlog::error("outbox: cannot record delivery of {}: {}", attempt.id, ec.message());
+    refresh_gauge();
+    return true;
+  });
   if (result.delivered()) {
     spdlog::info("outbox: {} message {} delivered to {} after {} attempt(s)", row.kind, row.id,
                  row.url, attempt.attempts);

@@ -1,6 +1,9 @@
 #include "rescue/dispatcher/server.hpp"
 
+#include <signal.h>
 #include <spdlog/spdlog.h>
+
+#include <atomic>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -53,6 +56,12 @@ std::unique_ptr<storage::registry> load_registry(const server_config& config) {
   return std::make_unique<storage::registry>(std::move(imported.registry));
 }
 
+// SIGINT or SIGTERM while standing by for the store's lease (before the signal set exists).
+std::atomic<bool> stop_while_standing_by{false};
+extern "C" void note_stop_on_standby(int) {
+  stop_while_standing_by.store(true);
+}
+
 storage::opened_storage open_storage(const server_config& config) {
   storage::storage_config sc;
   sc.backend = config.storage_backend;
@@ -66,14 +75,48 @@ storage::opened_storage open_storage(const server_config& config) {
   sc.redis.endpoint.port = config.redis_port;
   sc.redis.endpoint.cluster_nodes = config.redis_cluster_nodes;
   sc.redis.store = config.redis_store;
+  sc.redis.endpoint.password = config.redis_password;
   sc.redis.wait_replicas = config.redis_wait_replicas;
   sc.redis.wait_timeout = config.redis_wait_timeout;
+  sc.redis.continue_without_replicas = config.redis_continue_without_replicas;
+  sc.redis.lease.enabled = true;
+  sc.redis.lease.owner = config.redis_instance;
+  sc.redis.lease.ttl = config.redis_lease;
+  sc.redis.lease.give_up = [] { return stop_while_standing_by.load(); };
+  sc.redis.lease.on_waiting = [store = config.redis_store](const std::string& holder,
+                                                           std::chrono::milliseconds left) {
+    spdlog::info(
+        "standing by: store {} is held by {} (its lease has {} ms left); taking over when it "
+        "lapses",
+        store, holder, left.count());
+  };
+  sc.redis.lease.on_acquired = [store = config.redis_store](const std::string& owner,
+                                                            const std::string& fence) {
+    spdlog::info("holding the lease of store {} as {} (fencing token {})", store, owner, fence);
+  };
+  // Another instance owns the store now: nothing more can be made durable here, so nothing more
+  // may be acknowledged. Stopping at once hands the terminals and crews to the new owner.
+  sc.redis.lease.on_lost = [](const std::string& why) {
+    spdlog::critical("stopping at once: {}", why);
+    spdlog::shutdown();
+    std::_Exit(75);
+  };
   create_private_parent(sc.journal_path);
   create_private_parent(sc.outbox_path);
   create_private_parent(sc.positions_path);
   create_private_parent(sc.signing_key_path);
   std::error_code ec;
+  struct sigaction on_stop {
+  }, old_int{}, old_term{};
+  on_stop.sa_handler = note_stop_on_standby;
+  sigemptyset(&on_stop.sa_mask);
+  ::sigaction(SIGINT, &on_stop, &old_int);
+  ::sigaction(SIGTERM, &on_stop, &old_term);
   auto opened = storage::open_storage(sc, ec);
+  ::sigaction(SIGINT, &old_int, nullptr);
+  ::sigaction(SIGTERM, &old_term, nullptr);
+  if (ec == std::errc::operation_canceled)
+    throw stopped_on_standby("stopped while standing by for store " + sc.redis.store);
   if (!opened.journal)
     throw std::runtime_error(
         "cannot open the " + sc.backend + " storage (" +
@@ -116,8 +159,8 @@ server::server(server_config config)
       io_(static_cast<int>(config_.threads)),
       metrics_(std::make_unique<metrics>()),
       credentials_(std::make_shared<credential_store>(credentials_from(config_))),
-      signals_(io_, SIGINT, SIGTERM),
-      reload_signals_(io_, SIGHUP) {
+      signals_(io_),
+      reload_signals_(io_) {
   registry_ = load_registry(config_);
   create_private_parent(config_.registry_db_path);
   if (const auto why = storage::write_registry_sqlite(*registry_, config_.registry_db_path,
@@ -125,7 +168,14 @@ server::server(server_config config)
                                                       core::to_ms(dispatch_service::now()));
       !why.empty())
     throw std::runtime_error(why);
+  // On Redis this waits while another instance holds the store's lease (a standby); a stop
+  // meanwhile ends the wait. The signal set takes over the signals only once the store is ours.
   auto storage = open_storage(config_);
+  signals_.add(SIGINT);
+  signals_.add(SIGTERM);
+  reload_signals_.add(SIGHUP);
+  // A stop that came between the lease and the signal set: handled as soon as the loop runs.
+  if (stop_while_standing_by.exchange(false)) ::raise(SIGTERM);
   journal_ = std::move(storage.journal);
   outbox_store_ = std::move(storage.outbox);
   storage_predates_outbox_ = storage.predates_transactional_outbox;

@@ -75,11 +75,18 @@ server_config parse_server_config(std::string_view toml_text, std::string_view s
         t.fail("redis_cluster_nodes", "\"" + node + "\" is not host:port");
     }
     c.redis_store = t.string("redis_store", c.redis_store);
+    c.redis_password = t.string("redis_password", c.redis_password);
     if (!storage::valid_redis_store_name(c.redis_store))
       t.fail("redis_store", "a store name is 1 to 64 letters, digits, '-', '_' or '.'");
     c.redis_wait_replicas =
         static_cast<int>(t.integer("redis_wait_replicas", c.redis_wait_replicas, 0, 16));
     c.redis_wait_timeout = t.duration("redis_wait_timeout_ms", c.redis_wait_timeout, 1, 60'000);
+    c.redis_continue_without_replicas =
+        t.boolean("redis_continue_without_replicas", c.redis_continue_without_replicas);
+    c.redis_lease = t.duration("redis_lease_ms", c.redis_lease, 500, 120'000);
+    c.redis_instance = t.string("redis_instance", c.redis_instance);
+    if (c.redis_instance.size() > 128)
+      t.fail("redis_instance", "an instance name is at most 128 characters");
     t.finish();
   }
   {

@@ -35,6 +35,10 @@ class journal_category_impl final : public std::error_category {
         return "another writer appended to the journal";
       case journal_errc::unsupported_schema:
         return "journal written by a newer version (or not upgraded yet)";
+      case journal_errc::fenced:
+        return "another instance took over the journal (its lease and fencing token are newer)";
+      case journal_errc::lease_held:
+        return "another instance holds the journal's lease";
     }
     return "unknown journal error";
   }

@@ -336,6 +336,10 @@ std::string journal_writer::problem() const {
   return impl_->backend->problem();
 }
 
+std::string journal_writer::degraded() const {
+  return impl_->backend->degraded();
+}
+
 journal_stats journal_writer::stats() const {
   journal_stats s;
   s.transactions = impl_->transactions.load(std::memory_order_relaxed);
@@ -356,8 +360,10 @@ void journal_writer::close() {
   if (impl_->backend) impl_->backend->interrupt();
   // Called from a completion handler (the writer thread itself): the writer stops after this
   // round; joining here would deadlock.
-  if (impl_->writer.joinable() && impl_->writer.get_id() != std::this_thread::get_id())
+  if (impl_->writer.joinable() && impl_->writer.get_id() != std::this_thread::get_id()) {
     impl_->writer.join();
+    if (impl_->backend) impl_->backend->release();
+  }
 }
 
 }  // namespace rescue::storage

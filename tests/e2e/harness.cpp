@@ -250,6 +250,13 @@ bool server_process::reap(millis timeout, int* status) {
   }
 }
 
+std::optional<int> server_process::wait_exit(millis timeout) {
+  if (pid_ <= 0) return std::nullopt;
+  int status = 0;
+  if (!reap(timeout, &status)) return std::nullopt;
+  return status;
+}
+
 bool server_process::running() {
   if (pid_ <= 0) return false;
   int status = 0;
@@ -1029,7 +1036,10 @@ e2e_world::e2e_world(server_options options) : dir_(make_temp_dir()), options_(s
                                              dir_ / "rescue-dispatchd.toml",
                                              dir_ / "rescue-dispatchd.log");
   server_->set_nofile_limit(options.nofile_limit);
-  start();
+  if (options_.wait_healthy)
+    start();
+  else
+    server_->start();
 }
 
 e2e_world::~e2e_world() {

@@ -110,6 +110,9 @@ struct server_options {
   // Raw TOML lines added to [storage] (backend = "redis" and its keys, say).
   std::string storage_keys;
   std::string log_format = "text";
+  // False: the world does not wait for /healthz when it starts the server (a standby that
+  // opens its ports only once it holds the store's lease); call wait_healthy() when it should.
+  bool wait_healthy = true;
   // RLIMIT_NOFILE (soft and hard) of the server process; 0 keeps the test's own.
   unsigned nofile_limit = 0;
 };
@@ -144,6 +147,9 @@ class server_process {
   void kill_hard();
   // SIGHUP and the like; the process keeps running.
   void send_signal(int signal);
+  // Waits for the process to exit by itself: its waitpid status, or nothing when it is still
+  // running after `timeout` (or was not running).
+  std::optional<int> wait_exit(millis timeout);
   std::string log_tail(std::size_t bytes = 4000) const;
   pid_t pid() const { return pid_; }
   std::string log_text() const;
@@ -306,6 +312,8 @@ class e2e_world {
 
   // Starts the process on the same config and files and waits for /healthz.
   void start();
+  // Waits until /healthz answers 200; fails the test when the server stops or time runs out.
+  void wait_healthy(millis timeout);
   // Writes the config again from `options` (same ports); the running server sees it on SIGHUP.
   void rewrite_config(const server_options& options);
 
@@ -332,7 +340,6 @@ class e2e_world {
   // GET `target` as an auditor, asserting a 200 whose body is a `Message`.
   template <class Message>
   Message get_as(const std::string& target);
-  void wait_healthy(millis timeout);
   void wait_crew_position(const std::string& crew_id, millis timeout);
 
   fs::path dir_;

@@ -23,13 +23,15 @@ class redis_cluster {
     for (int i = 0; i < 6; ++i)
       nodes_.push_back(std::make_unique<redis_server>(std::vector<std::string>{
           "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-          "--cluster-node-timeout", std::to_string(node_timeout_ms)}));
+          "--cluster-node-timeout", std::to_string(node_timeout_ms), "--repl-diskless-sync-delay",
+          "0"}));
     std::string line = std::string(RESCUE_REDIS_CLI) + " --cluster create";
     for (const auto& n : nodes_)
       line += " 127.0.0.1:" + std::to_string(n->port());
     line += " --cluster-replicas 1 --cluster-yes > /dev/null 2>&1";
     REQUIRE(std::system(line.c_str()) == 0);
     wait_state_ok(std::chrono::seconds(30));
+    wait_replicas_online(std::chrono::seconds(30));
   }
 
   // The seeds a client is given: every node.
@@ -63,6 +65,27 @@ class redis_cluster {
     }
     FAIL("no running node knows the master of slot " << slot);
     throw;  // unreachable
+  }
+
+  // Waits until every master has a replica that finished its first sync: only such a replica
+  // can be promoted when its master dies.
+  void wait_replicas_online(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      int masters = 0, synced = 0;
+      for (auto& n : nodes_) {
+        if (!n->running()) continue;
+        storage::redis_connection c(n->endpoint());
+        storage::redis_reply r;
+        if (c.command({"INFO", "replication"}, r)) continue;
+        if (r.str.find("role:master") == std::string::npos) continue;
+        ++masters;
+        if (r.str.find("state=online") != std::string::npos) ++synced;
+      }
+      if (masters > 0 && synced == masters) return;
+      if (std::chrono::steady_clock::now() > deadline) FAIL("the replicas never came online");
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
   }
 
   // Waits until every running node says cluster_state:ok.

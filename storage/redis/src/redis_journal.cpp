@@ -5,11 +5,13 @@
 #include <condition_variable>
 #include <cstdio>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <string>
 
 #include "redis_common.hpp"
+#include "redis_lease.hpp"
 #include "redis_pool.hpp"
 #include "rescue/storage/redis_store.hpp"
 
@@ -20,16 +22,20 @@ namespace {
 using namespace redis_detail;
 
 // KEYS: meta journal checkpoints by_incident outbox outbox_due outbox_by_incident.
-// ARGV: expected_last_seq token n_records n_outbox has_checkpoint, then 7 values per record
+// ARGV: expected_last_seq token n_records n_outbox has_checkpoint fence, then 7 values per record
 // (seq at inc type payload prev hash), 7 per call (kind inc url body created next error) and
 // 5 for the checkpoint (upto hash at sig pub).
 // Everything is checked before the first write: a script that fails half way keeps its writes.
 constexpr const char* append_script_body = R"lua(
 local meta = KEYS[1]
+local fence = redis.call('HGET', meta, 'fence') or ''
+if fence ~= ARGV[6] then
+  return redis.error_reply('FENCED the store is held under token ' .. fence .. ', not ' .. ARGV[6])
+end
 local last = redis.call('HGET', meta, 'last_seq') or '0'
 if last ~= ARGV[1] then return redis.error_reply('STALE the store ends at ' .. last) end
 local nrec, nout, ncp = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local i = 6
+local i = 7
 local nextseq = tonumber(last) + 1
 for r = 0, nrec - 1 do
   if tonumber(ARGV[i + 7 * r]) ~= nextseq + r then
@@ -158,6 +164,10 @@ class redis_journal_backend final : public journal_backend {
     if (r.is_nil()) return std::make_error_code(std::errc::no_such_file_or_directory);
     if (!reply_number(r, layout)) return redis_errc::unexpected_reply;
     if (layout > redis_layout_version) return journal_errc::unsupported_schema;
+    if (!read_only_ && config_.lease.enabled) {
+      lease_ = std::make_unique<redis_lease>(config_, keys_);
+      if (auto ec = lease_->acquire()) return ec;
+    }
     return {};
   }
 
@@ -253,8 +263,13 @@ class redis_journal_backend final : public journal_backend {
   }
 
   std::string problem() const override {
+    if (lease_ && lease_->lost()) return lease_->lost_reason();
     std::lock_guard lock(problem_mu_);
     return problem_;
+  }
+
+  void release() override {
+    if (lease_) lease_->release();
   }
 
  private:
@@ -287,6 +302,52 @@ class redis_journal_backend final : public journal_backend {
     problem_ = std::move(p);
   }
 
+  std::string degraded() const override {
+    std::lock_guard lock(problem_mu_);
+    return degraded_;
+  }
+
+  // How many replicas an append waits for: as configured, or, while the master has fewer and
+  // continue_without_replicas allows it, the ones it has (counted again about once a second).
+  int wanted_replicas() {
+    if (config_.wait_replicas <= 0) return 0;
+    if (!config_.continue_without_replicas) return config_.wait_replicas;
+    if (replicas_short_ &&
+        std::chrono::steady_clock::now() - replicas_counted_at_ >= std::chrono::seconds(1))
+      count_replicas();
+    return replicas_short_ ? replicas_online_ : config_.wait_replicas;
+  }
+
+  // The master's replicas that are online (INFO replication), and what that means for
+  // degraded(); the configured count when the master cannot be asked.
+  int count_replicas() {
+    replicas_counted_at_ = std::chrono::steady_clock::now();
+    redis_reply r;
+    int online = config_.wait_replicas;
+    if (!writer_.query({"INFO", "replication"}, r) &&
+        (r.type == redis_reply::kind::string || r.type == redis_reply::kind::status)) {
+      online = 0;
+      for (std::size_t at = r.str.find("\nslave"); at != std::string::npos;
+           at = r.str.find("\nslave", at + 1)) {
+        const auto end = r.str.find('\n', at + 1);
+        const std::string_view line(r.str.data() + at,
+                                    (end == std::string::npos ? r.str.size() : end) - at);
+        if (line.find("state=online") != std::string_view::npos) ++online;
+      }
+    }
+    replicas_online_ = online;
+    replicas_short_ = online < config_.wait_replicas;
+    std::lock_guard lock(problem_mu_);
+    degraded_ = !replicas_short_
+                    ? std::string()
+                    : "the redis master " + writer_.target() + " has " + std::to_string(online) +
+                          " of the " + std::to_string(config_.wait_replicas) +
+                          " replica(s) redis_wait_replicas asks for: appends are durable " +
+                          (online == 0 ? std::string("on its own disk (AOF) only")
+                                       : "on " + std::to_string(online) + " replica(s)");
+    return online;
+  }
+
   // Waits before the next try; true when interrupted instead.
   bool pause(int attempt) {
     const auto step = std::chrono::milliseconds(25) * (1 << std::min(attempt, 8));
@@ -306,7 +367,8 @@ class redis_journal_backend final : public journal_backend {
     a.add(expected).add(std::string_view(token));
     a.add(static_cast<std::uint64_t>(batch.records.size()))
         .add(static_cast<std::uint64_t>(batch.outbox.size()))
-        .add(batch.checkpoint ? 1 : 0);
+        .add(batch.checkpoint ? 1 : 0)
+        .add(std::string_view(lease_ ? lease_->fence() : std::string_view()));
     for (const auto& r : batch.records)
       a.add(r.seq)
           .add(r.at_ms)
@@ -341,6 +403,7 @@ class redis_journal_backend final : public journal_backend {
   redis_pool readers_;
   std::string token_prefix_;
   std::uint64_t writes_ = 0;
+  std::unique_ptr<redis_lease> lease_;  // a writer that must hold the store's lease
 
   std::mutex pause_mu_;
   std::condition_variable pause_cv_;
@@ -348,6 +411,11 @@ class redis_journal_backend final : public journal_backend {
 
   mutable std::mutex problem_mu_;
   std::string problem_;
+  std::string degraded_;
+  // The writer thread's own: whether the master is short of replicas, as last counted.
+  bool replicas_short_ = false;
+  int replicas_online_ = 0;
+  std::chrono::steady_clock::time_point replicas_counted_at_;
 };
 
 // An append either completes with its outcome known or is interrupted by close(). A lost
@@ -364,6 +432,8 @@ std::error_code redis_journal_backend::append(std::uint64_t expected_last_seq,
   bool wrote_on_this_connection = false;
   for (int attempt = 0;; ++attempt) {
     if (attempt > 0 && pause(attempt)) return journal_errc::closed;
+    // Taken over: whatever this batch was, the new owner decides it again.
+    if (lease_ && lease_->lost()) return journal_errc::fenced;
     redis_reply r;
     if (maybe_stored) {
       if (auto ec = writer_.query({"HGET", keys_.meta, "last_write"}, r)) {
@@ -386,6 +456,10 @@ std::error_code redis_journal_backend::append(std::uint64_t expected_last_seq,
     if (!stored) {
       const auto ec = writer_.command(script, r);
       if (ec == redis_errc::error_reply && r.error_is("STALE")) return journal_errc::stale_writer;
+      if (ec == redis_errc::error_reply && r.error_is("FENCED")) {
+        if (lease_) lease_->mark_lost("the store was taken over: " + r.str);
+        return journal_errc::fenced;
+      }
       if (ec == redis_errc::unreachable) {
         note(ec, writer_);
         continue;
@@ -407,14 +481,13 @@ std::error_code redis_journal_backend::append(std::uint64_t expected_last_seq,
       stored = true;
       wrote_on_this_connection = true;
     }
-    if (config_.wait_replicas > 0) {
+    if (const int want = wanted_replicas(); want > 0) {
       std::vector<redis_args> wait;
       // WAIT counts replicas that have this connection's writes: after a reconnect there are
       // none yet, so a small write first makes WAIT cover everything before it.
       if (!wrote_on_this_connection) wait.push_back({"HINCRBY", keys_.meta, "wait_probe", "1"});
       redis_args wait_cmd{"WAIT"};
-      wait_cmd.add(config_.wait_replicas)
-          .add(static_cast<std::int64_t>(config_.wait_timeout.count()));
+      wait_cmd.add(want).add(static_cast<std::int64_t>(config_.wait_timeout.count()));
       wait.push_back(std::move(wait_cmd));
       std::vector<redis_reply> replies;
       if (auto ec = writer_.pipeline(wait, replies)) {
@@ -425,7 +498,10 @@ std::error_code redis_journal_backend::append(std::uint64_t expected_last_seq,
       }
       wrote_on_this_connection = true;
       const auto& w = replies.back();
-      if (w.type != redis_reply::kind::integer || w.integer < config_.wait_replicas) {
+      if (w.type != redis_reply::kind::integer || w.integer < want) {
+        // Short because the master has fewer replicas than that at all (a failover took one):
+        // the next round waits for those it has, when allowed to.
+        if (!w.is_error() && config_.continue_without_replicas && count_replicas() < want) continue;
         set_problem("waiting for " + std::to_string(config_.wait_replicas) +
                     " replica(s) to confirm an append; " +
                     (w.is_error() ? w.str : std::to_string(w.integer) + " did"));
@@ -449,12 +525,13 @@ redis_keys::redis_keys(std::string_view store) {
   outbox_due = p + "outbox_due";
   outbox_by_incident = p + "outbox_by_incident";
   positions = p + "positions";
+  lease = p + "lease";
   slot = redis_key_slot(meta);
 }
 
 std::vector<std::string> redis_keys::all() const {
-  return {meta,   journal,    checkpoints,        by_incident,
-          outbox, outbox_due, outbox_by_incident, positions};
+  return {meta,      journal, checkpoints, by_incident, outbox, outbox_due, outbox_by_incident,
+          positions, lease};
 }
 
 bool valid_redis_store_name(std::string_view store) {

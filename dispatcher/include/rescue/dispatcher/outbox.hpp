@@ -15,6 +15,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "rescue/dispatcher/metrics.hpp"
 #include "rescue/dispatcher/webhook_client.hpp"
@@ -59,9 +60,9 @@ class outbox {
   // New rows are stored: look again now. Safe from any thread; before start() it does nothing.
   void wake();
 
-  // Every row about one incident, by id.
+  // Every row about one incident, by id. These three read the store on the calling thread:
+  // for start-up and tests, never on an io thread (the loop reads on a thread of its own).
   std::vector<outbox_row> rows_about(std::uint64_t incident_id) const;
-  // For operations and tests.
   std::vector<outbox_row> rows() const;
   std::size_t pending() const;
 
@@ -71,6 +72,7 @@ class outbox {
  private:
   asio::awaitable<void> run();
   asio::awaitable<void> deliver(outbox_row row);
+  // On the store's thread: the outbox_pending gauge from the store's count.
   void refresh_gauge() const;
 
   storage::outbox_store& store_;
@@ -78,6 +80,8 @@ class outbox {
   outbox_config config_;
   metrics& metrics_;
   asio::strand<asio::io_context::executor_type> strand_;
+  // The store's calls block (a file, a Redis round trip): they run here, one at a time.
+  asio::thread_pool store_thread_{1};
   asio::steady_timer wake_timer_;
   webhook_client client_;
 

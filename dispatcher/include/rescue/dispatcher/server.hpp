@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -44,10 +45,16 @@ struct server_ports {
   std::uint16_t http = 0;
 };
 
+// A standby (another instance held the store's lease) was told to stop before it took over.
+struct stopped_on_standby : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 class server {
  public:
   // Loads the registry, opens the storage backend (journal and outbox), and recovers the
-  // incident state. Throws std::runtime_error with a readable message when any of that fails.
+  // incident state. Throws std::runtime_error with a readable message when any of that fails,
+  // stopped_on_standby when SIGINT or SIGTERM came while it waited for the store's lease.
   explicit server(server_config config);
   ~server();
   server(const server&) = delete;

@@ -55,8 +55,16 @@ struct server_config {
   // redis_port are then unused.
   std::vector<std::string> redis_cluster_nodes;
   std::string redis_store = "city";
+  std::string redis_password;  // AUTH on every connection; empty: none
   int redis_wait_replicas = 0;
   std::chrono::milliseconds redis_wait_timeout{1000};
+  // A master with fewer replicas than that at all: go on, durable on what is left, and say so in
+  // /healthz (true); or acknowledge nothing until enough replicas are back (false).
+  bool redis_continue_without_replicas = true;
+  // The store's lease (redis_lease_config): one instance writes a store at a time; another
+  // started on it stands by, opening no port, until the lease lapses or is given back.
+  std::chrono::milliseconds redis_lease{5000};
+  std::string redis_instance;  // this instance's name in the lease; empty: "host:pid"
 
   // [registry]
   std::filesystem::path registry_dir = "tests/data/chongqing-sample";

@@ -55,6 +55,8 @@ enum class journal_errc {
   key_unavailable,     // the checkpoint signing key cannot be read or created
   stale_writer,        // another writer appended to the store since this one read its end
   unsupported_schema,  // the store was written by a newer version of this program
+  fenced,              // another instance holds the store's lease now: this one may not write
+  lease_held,          // the store's lease is held by another instance (opening a writer)
 };
 const std::error_category& journal_category() noexcept;
 inline std::error_code make_error_code(journal_errc e) noexcept {
@@ -135,6 +137,10 @@ class journal {
   // What keeps appends from completing right now (the store unreachable, replicas not
   // confirming), in words for /healthz; empty when appends are going through.
   virtual std::string problem() const { return {}; }
+
+  // What makes appends less safe than configured while they go through (a Redis master that
+  // lost its replica: durable on its own disk only), in words for /healthz; empty when nothing.
+  virtual std::string degraded() const { return {}; }
 
   // Completes everything queued, then stops the writer; later appends fail with
   // journal_errc::closed. Idempotent; the destructor calls it.

@@ -84,9 +84,16 @@ class journal_backend {
   // store can go away (a server) checks it here, so problem() is known before an append fails.
   virtual void check() {}
 
+  // Called once the writer thread has stopped for good (close()): give up what the writer held,
+  // a lease, so that another instance may take the store over at once.
+  virtual void release() {}
+
   // What keeps appends from completing right now, in words for /healthz; empty when nothing.
   // Any thread.
   virtual std::string problem() const { return {}; }
+
+  // journal::degraded(). Any thread.
+  virtual std::string degraded() const { return {}; }
 };
 
 }  // namespace rescue::storage

@@ -54,6 +54,7 @@ class journal_writer : public journal {
   std::error_code read_checkpoints(std::vector<journal_checkpoint>& out) override;
   journal_stats stats() const override;
   std::string problem() const override;
+  std::string degraded() const override;
   void close() override;
 
  protected:
