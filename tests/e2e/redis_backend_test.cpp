@@ -5,10 +5,15 @@
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <atomic>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "harness.hpp"
 #include "redis_server.hpp"
+#include "rescue/storage/journal_verify.hpp"
+#include "rescue/storage/open_storage.hpp"
 
 namespace rescue::e2e {
 namespace {
@@ -108,6 +113,126 @@ TEST_CASE("with redis down nothing is acknowledged and healthz says why until re
   const auto second_incident = world.wait_incident_for(city::t2().elevator_id);
   CHECK(second_incident != first_incident);
   CHECK(world.incident(first_incident).id() == first_incident);
+}
+
+// One terminal sending alarm frames as a car's terminal does: the next frame only once the last
+// is acknowledged, the same frame again until it is. Runs on a thread of its own: no Catch2.
+struct resending_terminal {
+  std::unique_ptr<terminal_client> client;
+  std::string id;
+  std::mutex mu;
+  std::vector<std::pair<std::uint64_t, std::chrono::steady_clock::time_point>> acked;
+  bool closed = false;
+
+  void run(const std::atomic<bool>& stop) {
+    std::uint64_t seq = 1;
+    while (!stop) {
+      if (!client->send_event(seq, v1::EVENT_TRAPPED_BETWEEN_FLOORS)) break;
+      if (client->wait_ack(seq, 300ms)) {
+        std::lock_guard lock(mu);
+        acked.emplace_back(seq++, std::chrono::steady_clock::now());
+        std::this_thread::sleep_for(20ms);
+      } else if (client->closed()) {
+        break;
+      }
+    }
+    std::lock_guard lock(mu);
+    closed = client->closed();
+  }
+};
+
+TEST_CASE(
+    "redis frozen for 30 s under alarm load: nothing is acknowledged meanwhile, everything "
+    "acknowledged is in the journal, and service resumes by itself",
+    "[e2e][redis]") {
+  test::redis_server redis;
+  e2e_world world(on_redis(redis));
+  std::vector<std::unique_ptr<resending_terminal>> terminals;
+  for (const auto* t : {&city::t1(), &city::t2(), &city::t3(), &city::t4()}) {
+    auto rt = std::make_unique<resending_terminal>();
+    rt->client = world.terminal(*t, 9);
+    rt->id = t->id;
+    terminals.push_back(std::move(rt));
+  }
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (auto& t : terminals)
+    threads.emplace_back([&t, &stop] { t->run(stop); });
+  const auto acked_total = [&] {
+    std::size_t n = 0;
+    for (auto& t : terminals) {
+      std::lock_guard lock(t->mu);
+      n += t->acked.size();
+    }
+    return n;
+  };
+  std::this_thread::sleep_for(3s);
+  const std::size_t before = acked_total();
+
+  redis.pause();
+  const auto frozen_at = std::chrono::steady_clock::now();
+  // The append in flight gives up after the command timeout; /healthz says why.
+  const auto down = wait_health(world, 503, 15s);
+  INFO(down.body);
+  CHECK(down.status == 503);
+  std::this_thread::sleep_until(frozen_at + 30s);
+  const auto acked_while_frozen = acked_total();
+  redis.resume();
+  const auto resumed_at = std::chrono::steady_clock::now();
+  const auto up = wait_health(world, 200, 20s);
+  CHECK(up.status == 200);
+  // Every terminal gets through again.
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  std::size_t resumed_terminals = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    resumed_terminals = 0;
+    for (auto& t : terminals) {
+      std::lock_guard lock(t->mu);
+      if (!t->acked.empty() && t->acked.back().second > resumed_at + 100ms) ++resumed_terminals;
+    }
+    if (resumed_terminals == terminals.size()) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  stop = true;
+  for (auto& t : threads)
+    t.join();
+  INFO(before << " acknowledged before the freeze, " << acked_while_frozen - before
+              << " in the first moments of it, " << acked_total() << " in all");
+  CHECK(before >= 8);
+  CHECK(resumed_terminals == terminals.size());
+
+  // No acknowledgement while Redis was frozen (one already on its way when it froze aside).
+  std::size_t false_acks = 0;
+  for (auto& t : terminals) {
+    CHECK_FALSE(t->closed);
+    for (const auto& [seq, at] : t->acked)
+      if (at > frozen_at + 200ms && at < resumed_at) ++false_acks;
+  }
+  CHECK(false_acks == 0);
+
+  // Every acknowledged frame is in the journal as an alarm of its terminal.
+  std::error_code ec;
+  auto journal = storage::open_journal_for_audit(
+      "redis://127.0.0.1:" + std::to_string(redis.port()) + "/e2e", ec);
+  REQUIRE(journal);
+  std::set<std::pair<std::string, std::uint64_t>> journalled;
+  REQUIRE_FALSE(journal->scan(1, journal->last_seq(), [&](const storage::journal_record& r) {
+    v1::Event e;
+    if (!r.parse(e)) return true;
+    const v1::AlarmInfo* alarm = e.has_opened()   ? &e.opened().alarm()
+                                 : e.has_merged() ? &e.merged().alarm()
+                                                  : nullptr;
+    if (alarm) journalled.emplace(alarm->terminal_id(), alarm->terminal_seq());
+    return true;
+  }));
+  std::size_t missing = 0;
+  for (auto& t : terminals)
+    for (const auto& [seq, at] : t->acked)
+      if (!journalled.count({t->id, seq})) ++missing;
+  CHECK(missing == 0);
+  const auto verify = storage::verify_journal(*journal);
+  INFO(verify.reason);
+  CHECK(verify.ok());
 }
 
 }  // namespace

@@ -428,6 +428,7 @@ std::error_code redis_journal_backend::append(std::uint64_t expected_last_seq,
   const std::string token = token_prefix_ + ":" + std::to_string(++writes_);
   const redis_args script = script_args(expected_last_seq, token, batch);
   bool maybe_stored = false;  // sent, outcome unknown
+  bool ever_unknown = false;  // some try's outcome was unknown: it may still run, late
   bool stored = false;
   bool wrote_on_this_connection = false;
   for (int attempt = 0;; ++attempt) {
@@ -455,7 +456,13 @@ std::error_code redis_journal_backend::append(std::uint64_t expected_last_seq,
     }
     if (!stored) {
       const auto ec = writer_.command(script, r);
-      if (ec == redis_errc::error_reply && r.error_is("STALE")) return journal_errc::stale_writer;
+      if (ec == redis_errc::error_reply && r.error_is("STALE")) {
+        // A try whose outcome was unknown (sent to a server that froze, say) may have run after
+        // the check that found it missing: the token says whether this STALE is our own write.
+        if (!ever_unknown) return journal_errc::stale_writer;
+        maybe_stored = true;
+        continue;
+      }
       if (ec == redis_errc::error_reply && r.error_is("FENCED")) {
         if (lease_) lease_->mark_lost("the store was taken over: " + r.str);
         return journal_errc::fenced;
@@ -476,6 +483,7 @@ std::error_code redis_journal_backend::append(std::uint64_t expected_last_seq,
         else
           note(ec, writer_);
         maybe_stored = true;
+        ever_unknown = true;
         continue;
       }
       stored = true;
@@ -494,6 +502,7 @@ std::error_code redis_journal_backend::append(std::uint64_t expected_last_seq,
         note(ec, writer_);
         stored = false;
         maybe_stored = true;  // the master may have changed: is the write still there?
+        ever_unknown = true;
         continue;
       }
       wrote_on_this_connection = true;
