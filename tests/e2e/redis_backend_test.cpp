@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "harness.hpp"
+#include "redis_cluster.hpp"
 #include "redis_server.hpp"
 #include "rescue/storage/journal_verify.hpp"
 #include "rescue/storage/open_storage.hpp"
@@ -233,6 +234,89 @@ TEST_CASE(
   const auto verify = storage::verify_journal(*journal);
   INFO(verify.reason);
   CHECK(verify.ok());
+}
+
+TEST_CASE(
+    "on a redis cluster, kill -9 of the store's master under alarm load: the replica takes "
+    "over, dispatch goes on and no acknowledged alarm is lost",
+    "[e2e][redis]") {
+  test::redis_cluster cluster;
+  server_options o;
+  o.storage_keys = "backend = \"redis\"\nredis_store = \"e2e\"\nredis_wait_replicas = 1\n"
+                   "redis_cluster_nodes = [";
+  for (const auto& seed : cluster.seeds())
+    o.storage_keys += "\"" + seed + "\", ";
+  o.storage_keys += "]\n";
+  e2e_world world(o);
+  std::vector<std::unique_ptr<resending_terminal>> terminals;
+  for (const auto* t : {&city::t1(), &city::t2()}) {
+    auto rt = std::make_unique<resending_terminal>();
+    rt->client = world.terminal(*t, 4);
+    rt->id = t->id;
+    terminals.push_back(std::move(rt));
+  }
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (auto& t : terminals)
+    threads.emplace_back([&t, &stop] { t->run(stop); });
+  const auto acked_since = [&](std::chrono::steady_clock::time_point since) {
+    std::size_t n = 0;
+    for (auto& t : terminals) {
+      std::lock_guard lock(t->mu);
+      for (const auto& [seq, at] : t->acked)
+        n += at > since ? 1 : 0;
+    }
+    return n;
+  };
+  const auto started = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(2s);
+  CHECK(acked_since(started) >= 4);
+
+  cluster.master_of(storage::redis_keys("e2e").slot).kill(SIGKILL);
+  const auto killed_at = std::chrono::steady_clock::now();
+  const auto deadline = killed_at + 30s;
+  while (acked_since(killed_at) < 20 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(50ms);
+  const auto health = http_call(world.http_port(), method::get, "/healthz");
+  stop = true;
+  for (auto& t : threads)
+    t.join();
+  CHECK(acked_since(killed_at) >= 20);
+  // The promoted replica has none of its own: going on, and saying so.
+  INFO(health.body);
+  CHECK(health.status == 200);
+  CHECK(health.body.find("\"status\":\"degraded\"") != std::string::npos);
+
+  // An alarm after the failover opens an incident and reaches a crew as before.
+  auto crew = world.crew_at("c11", city::north(450), city::lon);
+  auto third = world.terminal(city::t3(), 1);
+  REQUIRE(third->send_event(1, v1::EVENT_TRAPPED_BETWEEN_FLOORS));
+  REQUIRE(third->wait_ack(1, 10s));
+  CHECK(crew->wait_offer(0, 10s));
+
+  std::error_code ec;
+  auto journal = storage::open_journal_for_audit(
+      "redis-cluster://" + cluster.seeds().front() + "/e2e", ec);
+  REQUIRE(journal);
+  std::set<std::pair<std::string, std::uint64_t>> journalled;
+  REQUIRE_FALSE(journal->scan(1, journal->last_seq(), [&](const storage::journal_record& r) {
+    v1::Event e;
+    if (!r.parse(e)) return true;
+    const v1::AlarmInfo* alarm = e.has_opened()   ? &e.opened().alarm()
+                                 : e.has_merged() ? &e.merged().alarm()
+                                                  : nullptr;
+    if (alarm) journalled.emplace(alarm->terminal_id(), alarm->terminal_seq());
+    return true;
+  }));
+  std::size_t missing = 0, acked = 0;
+  for (auto& t : terminals)
+    for (const auto& [seq, at] : t->acked) {
+      ++acked;
+      if (!journalled.count({t->id, seq})) ++missing;
+    }
+  INFO(acked << " alarms acknowledged");
+  CHECK(missing == 0);
+  CHECK(storage::verify_journal(*journal).ok());
 }
 
 }  // namespace
