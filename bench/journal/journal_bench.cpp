@@ -1,6 +1,10 @@
 // Journal benchmark: durable appends from concurrent producers (group commit), per-append
 // durable latency, and replay speed (read + parse + hash-chain verify) over a large journal.
 //   journal_bench [--dir DIR] [--seconds S] [--replay-events N] [--keep]
+//                 [--redis redis://HOST:PORT/STORE | redis-cluster://SEEDS/STORE]
+//                 [--wait-replicas N]
+// With --redis the journal is the Redis backend's (the store's keys are deleted first); the
+// SQLite file is not used.
 // Prints a Markdown table per part; the figures in docs/benchmarks.md come from it.
 #include <unistd.h>
 
@@ -11,12 +15,14 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <semaphore>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "rescue/storage/journal_verify.hpp"
+#include "rescue/storage/redis_store.hpp"
 #include "rescue/storage/sqlite_journal.hpp"
 
 namespace {
@@ -99,8 +105,47 @@ v1::Event sample_event(std::uint64_t n) {
   return e;
 }
 
-std::unique_ptr<storage::sqlite_journal> open_fresh(const std::filesystem::path& dir,
-                                                    const std::string& name) {
+// Set by --redis: the store the rows write, its name suffixed per part.
+std::optional<storage::redis_store_config> redis_target;
+
+storage::redis_store_config redis_store(const std::string& name) {
+  auto c = *redis_target;
+  c.store += "-" + name.substr(0, name.find('.'));
+  std::replace(c.store.begin(), c.store.end(), '_', '-');
+  return c;
+}
+
+// The Redis master's used_memory (INFO memory) for the store's slot; 0 when unknown.
+std::uint64_t redis_used_memory(const storage::redis_store_config& c) {
+  storage::redis_connection conn(c.endpoint, storage::redis_keys(c.store).slot);
+  storage::redis_reply r;
+  if (conn.command({"INFO", "memory"}, r)) return 0;
+  const auto at = r.str.find("used_memory:");
+  return at == std::string::npos ? 0 : std::stoull(r.str.substr(at + 12));
+}
+
+std::unique_ptr<storage::journal> open_fresh(const std::filesystem::path& dir,
+                                             const std::string& name) {
+  if (redis_target) {
+    const auto c = redis_store(name);
+    storage::redis_connection conn(c.endpoint, storage::redis_keys(c.store).slot);
+    for (const auto& key : storage::redis_keys(c.store).all()) {
+      storage::redis_reply r;
+      if (const auto ec = conn.command({"DEL", key}, r)) {
+        std::fprintf(stderr, "redis %s: %s\n", conn.target().c_str(), conn.last_error().c_str());
+        std::exit(1);
+      }
+    }
+    storage::journal_writer_config wc;
+    wc.signing_key_path = dir / "journal_bench.key";
+    std::error_code ec;
+    auto j = storage::open_redis_journal(c, wc, ec);
+    if (!j) {
+      std::fprintf(stderr, "open %s: %s\n", c.store.c_str(), ec.message().c_str());
+      std::exit(1);
+    }
+    return j;
+  }
   const auto path = dir / name;
   for (const char* suffix : {"", "-wal", "-shm"})
     std::filesystem::remove(path.string() + suffix);
@@ -187,6 +232,8 @@ void append_run(const std::filesystem::path& dir, int producers, int window, dou
 
 void replay_run(const std::filesystem::path& dir, std::uint64_t total) {
   const auto path = dir / "journal_bench_replay.db";
+  const std::uint64_t memory_before =
+      redis_target ? redis_used_memory(redis_store(path.filename())) : 0;
   {
     auto j = open_fresh(dir, "journal_bench_replay.db");
     const auto t0 = clock_type::now();
@@ -208,15 +255,26 @@ void replay_run(const std::filesystem::path& dir, std::uint64_t total) {
                 static_cast<unsigned long long>(total), d.count(),
                 static_cast<double>(total) / d.count());
   }
-  std::printf("| file size | %.1f MB | %.0f bytes/event |\n",
-              static_cast<double>(std::filesystem::file_size(path)) / 1e6,
-              static_cast<double>(std::filesystem::file_size(path)) / static_cast<double>(total));
-
-  storage::sqlite_journal_config config;
-  config.path = path;
-  config.read_only = true;
   std::error_code ec;
-  auto j = storage::sqlite_journal::open(config, ec);
+  std::unique_ptr<storage::journal> j;
+  if (redis_target) {
+    const auto c = redis_store(path.filename());
+    const double bytes =
+        static_cast<double>(redis_used_memory(c)) - static_cast<double>(memory_before);
+    std::printf("| redis memory (used_memory growth) | %.1f MB | %.0f bytes/event |\n", bytes / 1e6,
+                bytes / static_cast<double>(total));
+    storage::journal_writer_config wc;
+    wc.read_only = true;
+    j = storage::open_redis_journal(c, wc, ec);
+  } else {
+    std::printf("| file size | %.1f MB | %.0f bytes/event |\n",
+                static_cast<double>(std::filesystem::file_size(path)) / 1e6,
+                static_cast<double>(std::filesystem::file_size(path)) / static_cast<double>(total));
+    storage::sqlite_journal_config config;
+    config.path = path;
+    config.read_only = true;
+    j = storage::sqlite_journal::open(config, ec);
+  }
   if (!j) {
     std::fprintf(stderr, "open: %s\n", ec.message().c_str());
     std::exit(1);
@@ -266,9 +324,30 @@ int main(int argc, char** argv) {
       seconds = std::stod(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--replay-events"))
       replay_events = std::stoull(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--redis")) {
+      storage::redis_store_config c;
+      if (!storage::parse_redis_location(argv[i + 1], c)) {
+        std::fprintf(stderr, "--redis: not a redis:// or redis-cluster:// location\n");
+        return 2;
+      }
+      c.endpoint.command_timeout = std::chrono::seconds(30);
+      redis_target = c;
+    } else if (!std::strcmp(argv[i], "--wait-replicas")) {
+      if (!redis_target) {
+        std::fprintf(stderr, "--wait-replicas needs --redis first\n");
+        return 2;
+      }
+      redis_target->wait_replicas = std::stoi(argv[i + 1]);
+    }
   }
 
-  std::printf("## durable appends (WAL, synchronous=FULL, one event per append)\n\n");
+  if (redis_target)
+    std::printf(
+        "## durable appends (Redis %s, store %s, WAIT %d replica(s), one event per append)\n\n",
+        redis_target->endpoint.cluster_nodes.empty() ? "server" : "Cluster",
+        redis_target->store.c_str(), redis_target->wait_replicas);
+  else
+    std::printf("## durable appends (WAL, synchronous=FULL, one event per append)\n\n");
   std::printf(
       "| producers | in flight each | durable events/s | transactions | events/txn | "
       "p50 ms | p99 ms |\n|---|---|---|---|---|---|---|\n");
@@ -282,7 +361,7 @@ int main(int argc, char** argv) {
   replay_run(dir, replay_events);
 
   // --keep leaves the replay journal for `rescuectl replay` to be timed against.
-  if (keep) return 0;
+  if (keep || redis_target) return 0;
   for (const char* name : {"journal_bench_append.db", "journal_bench_replay.db"})
     for (const char* suffix : {"", "-wal", "-shm"})
       std::filesystem::remove(dir / (std::string(name) + suffix));
