@@ -27,7 +27,7 @@ start_redis() {  # port, extra args...
   redis-server --bind 127.0.0.1 --port "$port" --dir "$work/$port" --appendonly yes \
     --appendfsync always --save "" --daemonize no --logfile "$work/$port/redis.log" "$@" &
   pids+=($!)
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 200); do
     redis-cli -p "$port" ping > /dev/null 2>&1 && return 0
     sleep 0.05
   done

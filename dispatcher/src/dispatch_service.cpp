@@ -32,9 +32,15 @@ core::time_point dispatch_service::now() {
   return std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
 }
 
-recovery_report dispatch_service::recover() {
-  core::replayed rebuilt = replay_journal(journal_);
+recovery_report dispatch_service::recover(journal_follower warm) {
   recovery_report report;
+  report.warm_events = warm.events();
+  if (!warm.still_matches(journal_)) {
+    report.warm_discarded = true;
+    report.warm_events = 0;
+    warm = journal_follower{};
+  }
+  core::replayed rebuilt = std::move(warm).finish(journal_);
   report.events = rebuilt.events;
   state_ = std::move(rebuilt.state);
   terminal_frames_ = std::move(rebuilt.frames);

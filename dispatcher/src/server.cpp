@@ -18,6 +18,7 @@
 #include "rescue/dispatcher/fire_routes.hpp"
 #include "rescue/dispatcher/http_listener.hpp"
 #include "rescue/dispatcher/http_router.hpp"
+#include "rescue/dispatcher/journal_replay.hpp"
 #include "rescue/dispatcher/live_feed.hpp"
 #include "rescue/dispatcher/metrics.hpp"
 #include "rescue/dispatcher/ops_routes.hpp"
@@ -62,7 +63,30 @@ extern "C" void note_stop_on_standby(int) {
   stop_while_standing_by.store(true);
 }
 
-storage::opened_storage open_storage(const server_config& config) {
+// On Redis, the store's journal as it stands, folded into `warm` before the writer opens and
+// kept folded while this instance stands by for the lease: taking over then replays only what
+// the owner wrote since the last look.
+struct standby_follow {
+  std::unique_ptr<storage::journal> reader;
+  journal_follower* warm = nullptr;
+  std::chrono::steady_clock::time_point last;
+
+  void follow() {
+    if (!reader) return;
+    last = std::chrono::steady_clock::now();
+    try {
+      warm->follow(*reader);
+    } catch (const std::exception& e) {
+      // The recovery reads the journal itself and stops the start-up if it cannot fold it.
+      spdlog::warn("standing by: cannot follow the journal ({}); replaying it on takeover",
+                   e.what());
+      *warm = journal_follower{};
+      reader.reset();
+    }
+  }
+};
+
+storage::opened_storage open_storage(const server_config& config, journal_follower& warm) {
   storage::storage_config sc;
   sc.backend = config.storage_backend;
   sc.journal_path = config.journal_path;
@@ -82,7 +106,18 @@ storage::opened_storage open_storage(const server_config& config) {
   sc.redis.lease.enabled = true;
   sc.redis.lease.owner = config.redis_instance;
   sc.redis.lease.ttl = config.redis_lease;
-  sc.redis.lease.give_up = [] { return stop_while_standing_by.load(); };
+  standby_follow standby{nullptr, &warm, {}};
+  if (sc.backend == "redis") {
+    std::error_code ignored;  // a store not created yet: nothing to fold
+    standby.reader = storage::open_journal_reader(sc, ignored);
+    standby.follow();
+  }
+  // Only called while open_storage waits for the lease, so `standby` outlives every call.
+  sc.redis.lease.give_up = [&standby] {
+    if (std::chrono::steady_clock::now() - standby.last >= std::chrono::milliseconds(500))
+      standby.follow();
+    return stop_while_standing_by.load();
+  };
   sc.redis.lease.on_waiting = [store = config.redis_store](const std::string& holder,
                                                            std::chrono::milliseconds left) {
     spdlog::info(
@@ -170,7 +205,8 @@ server::server(server_config config)
     throw std::runtime_error(why);
   // On Redis this waits while another instance holds the store's lease (a standby); a stop
   // meanwhile ends the wait. The signal set takes over the signals only once the store is ours.
-  auto storage = open_storage(config_);
+  journal_follower warm;
+  auto storage = open_storage(config_, warm);
   signals_.add(SIGINT);
   signals_.add(SIGTERM);
   reload_signals_.add(SIGHUP);
@@ -196,7 +232,12 @@ server::server(server_config config)
     spdlog::shutdown();
     std::_Exit(70);
   });
-  const auto report = service_->recover();
+  const auto report = service_->recover(std::move(warm));
+  if (report.warm_discarded)
+    spdlog::warn("the journal no longer holds what this standby had folded; replayed it anew");
+  else if (report.warm_events > 0)
+    spdlog::info("took over with {} journal events already folded while standing by",
+                 report.warm_events);
   spdlog::info("recovered {} journal events: {} incidents open, {} deadlines re-armed ({} overdue)",
                report.events, report.open_incidents, report.deadlines_rearmed,
                report.deadlines_overdue);

@@ -79,6 +79,8 @@ TEST_CASE(
   CHECK(took_over < millis(lease_ms) + 6s);
   CHECK(standby.server().log_text().find("holding the lease of store failover") !=
         std::string::npos);
+  // It had followed the journal while standing by: the takeover folded only the tail.
+  CHECK(standby.server().log_text().find("already folded while standing by") != std::string::npos);
 
   // The incident is there, and the crew's phone, reconnecting to the survivor, gets the same
   // job with the same deadline.
@@ -154,6 +156,7 @@ TEST_CASE(
   // The owner freezes (a stalled VM, a debugger); a terminal on it sends meanwhile.
   auto frozen = owner.terminal(city::t2(), 1);
   owner.server().send_signal(SIGSTOP);
+  REQUIRE(owner.server().wait_stopped(5s));
   REQUIRE(frozen->send_event(1, v1::EVENT_TRAPPED_BETWEEN_FLOORS));
   standby.wait_healthy(15s);
   // The new owner has the first incident; an alarm through it is acknowledged.

@@ -25,6 +25,7 @@
 #include <fstream>
 #include <future>
 #include <iostream>
+#include <iterator>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -247,6 +248,26 @@ bool server_process::reap(millis timeout, int* status) {
     }
     if (steady::now() >= deadline) return false;
     std::this_thread::sleep_for(10ms);
+  }
+}
+
+bool server_process::wait_stopped(millis timeout) {
+  const auto deadline = steady::now() + timeout;
+  const fs::path tasks = fs::path("/proc") / std::to_string(pid_) / "task";
+  for (;;) {
+    bool all = true;
+    std::error_code ec;
+    for (const auto& task : fs::directory_iterator(tasks, ec)) {
+      std::ifstream in(task.path() / "stat");
+      std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      // "pid (comm) S ...": the state follows the last ')'.
+      const auto paren = stat.rfind(')');
+      if (paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] != 'T')
+        all = false;
+    }
+    if (!ec && all) return true;
+    if (steady::now() >= deadline) return false;
+    std::this_thread::sleep_for(5ms);
   }
 }
 

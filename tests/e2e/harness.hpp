@@ -150,6 +150,9 @@ class server_process {
   // Waits for the process to exit by itself: its waitpid status, or nothing when it is still
   // running after `timeout` (or was not running).
   std::optional<int> wait_exit(millis timeout);
+  // After SIGSTOP: waits until every thread of the process is stopped (the signal is delivered
+  // to each thread on its own, so a thread may still run for a moment after kill() returns).
+  bool wait_stopped(millis timeout);
   std::string log_tail(std::size_t bytes = 4000) const;
   pid_t pid() const { return pid_; }
   std::string log_text() const;

@@ -3,9 +3,9 @@
 // acknowledged, /healthz says why, and service resumes by itself when Redis returns.
 #include <sys/wait.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <cstdlib>
-#include <atomic>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -242,8 +242,9 @@ TEST_CASE(
     "[e2e][redis]") {
   test::redis_cluster cluster;
   server_options o;
-  o.storage_keys = "backend = \"redis\"\nredis_store = \"e2e\"\nredis_wait_replicas = 1\n"
-                   "redis_cluster_nodes = [";
+  o.storage_keys =
+      "backend = \"redis\"\nredis_store = \"e2e\"\nredis_wait_replicas = 1\n"
+      "redis_cluster_nodes = [";
   for (const auto& seed : cluster.seeds())
     o.storage_keys += "\"" + seed + "\", ";
   o.storage_keys += "]\n";
@@ -295,8 +296,8 @@ TEST_CASE(
   CHECK(crew->wait_offer(0, 10s));
 
   std::error_code ec;
-  auto journal = storage::open_journal_for_audit(
-      "redis-cluster://" + cluster.seeds().front() + "/e2e", ec);
+  auto journal =
+      storage::open_journal_for_audit("redis-cluster://" + cluster.seeds().front() + "/e2e", ec);
   REQUIRE(journal);
   std::set<std::pair<std::string, std::uint64_t>> journalled;
   REQUIRE_FALSE(journal->scan(1, journal->last_seq(), [&](const storage::journal_record& r) {

@@ -155,3 +155,66 @@ TEST_CASE("a deadline that passed while the server was down fires at once on rec
     expired = expired || r.event_type == "offer_expired";
   CHECK(expired);
 }
+
+TEST_CASE(
+    "a warm standby's follower folds the journal as it grows, and the recovery reads only the "
+    "rest",
+    "[sqlite][recovery]") {
+  temp_dir dir;
+  server_parts owner(dir.path);
+  REQUIRE(owner.service->recover().events == 0);
+  REQUIRE(owner.submit(cmd::call_alarm{"10001", "", v1::SOURCE_PHONE, "张", "139"}).ok());
+
+  // The standby reads the same journal while the owner writes.
+  rescue::storage::sqlite_journal_config reading;
+  reading.path = dir.path / "journal.db";
+  reading.read_only = true;
+  std::error_code ec;
+  auto reader = rescue::storage::sqlite_journal::open(reading, ec);
+  REQUIRE(reader);
+  rescue::dispatcher::journal_follower warm;
+  warm.follow(*reader);
+  const auto folded = warm.events();
+  CHECK(folded == owner.journal->last_seq());
+  // Further calls about the same elevator join its incident: more records to follow.
+  REQUIRE(owner.submit(cmd::call_alarm{"10001", "", v1::SOURCE_PHONE, "李", "138"}).ok());
+  warm.follow(*reader);
+  CHECK(warm.last_seq() == owner.journal->last_seq());
+  REQUIRE(owner.submit(cmd::call_alarm{"10001", "", v1::SOURCE_PHONE, "王", "137"}).ok());
+  const auto folded_before_takeover = warm.events();
+  owner.journal->close();
+
+  // Taking over: the warm fold plus the records it had not seen give the full state.
+  server_parts standby(dir.path);
+  const auto report = standby.service->recover(std::move(warm));
+  CHECK(report.warm_events == folded_before_takeover);
+  CHECK_FALSE(report.warm_discarded);
+  CHECK(report.events == standby.journal->last_seq());
+  CHECK(report.open_incidents == 1);
+  CHECK(report.events > folded_before_takeover);
+}
+
+TEST_CASE("a follower whose last record the journal no longer has is discarded on recovery",
+          "[sqlite][recovery]") {
+  temp_dir a, b;
+  rescue::dispatcher::journal_follower warm;
+  {
+    server_parts first(a.path);
+    REQUIRE(first.service->recover().events == 0);
+    REQUIRE(first.submit(cmd::call_alarm{"10001", "", v1::SOURCE_PHONE, "张", "139"}).ok());
+    warm.follow(*first.journal);
+  }
+  // Another journal of the same length but other records, as a store that lost its last
+  // unreplicated writes and got others would be.
+  server_parts second(b.path);
+  REQUIRE(second.service->recover().events == 0);
+  REQUIRE(second.submit(cmd::call_alarm{"10001", "", v1::SOURCE_PHONE, "李", "138"}).ok());
+  REQUIRE(second.journal->last_seq() == warm.last_seq());
+  CHECK_FALSE(warm.still_matches(*second.journal));
+
+  server_parts third(b.path);
+  const auto report = third.service->recover(std::move(warm));
+  CHECK(report.warm_discarded);
+  CHECK(report.warm_events == 0);
+  CHECK(report.open_incidents == 1);
+}

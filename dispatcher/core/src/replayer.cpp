@@ -1,5 +1,7 @@
 #include "rescue/core/replayer.hpp"
 
+#include <utility>
+
 namespace rescue::core {
 namespace v1 = rescue::v1;
 
@@ -22,6 +24,18 @@ void remember_frames(terminal_frames& frames, const v1::Event& e) {
 }
 
 }  // namespace
+
+replayer& replayer::operator=(replayer&& other) noexcept {
+  if (this == &other) return *this;
+  arena_.reset();  // before the block it was given
+  block_.reset();
+  result_ = std::move(other.result_);
+  block_ = std::move(other.block_);
+  arena_ = std::move(other.arena_);
+  scratch_ = std::exchange(other.scratch_, nullptr);
+  parsed_ = std::exchange(other.parsed_, 0);
+  return *this;
+}
 
 v1::Event& replayer::fresh_scratch() {
   if (arena_ && parsed_ < records_per_arena) {

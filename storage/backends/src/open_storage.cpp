@@ -91,6 +91,23 @@ std::unique_ptr<journal> open_journal_for_audit(const std::string& location, std
   return sqlite_journal::open(c, ec);
 }
 
+std::unique_ptr<journal> open_journal_reader(const storage_config& config, std::error_code& ec) {
+  ec.clear();
+  if (config.backend == "redis") {
+    journal_writer_config jc;
+    jc.read_only = true;
+    return open_redis_journal(config.redis, jc, ec);
+  }
+  if (config.backend == "sqlite") {
+    sqlite_journal_config c;
+    c.path = config.journal_path;
+    c.read_only = true;
+    return sqlite_journal::open(c, ec);
+  }
+  ec = std::make_error_code(std::errc::invalid_argument);
+  return nullptr;
+}
+
 const std::vector<std::string>& storage_backends() {
   static const std::vector<std::string> names{"sqlite", "redis"};
   return names;

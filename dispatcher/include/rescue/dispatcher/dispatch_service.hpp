@@ -24,6 +24,7 @@
 
 #include "rescue/core/incident_core.hpp"
 #include "rescue/core/terminal_frames.hpp"
+#include "rescue/dispatcher/journal_replay.hpp"
 #include "rescue/dispatcher/metrics.hpp"
 #include "rescue/geo/crew_index.hpp"
 #include "rescue/storage/crew_position_store.hpp"
@@ -53,6 +54,8 @@ struct recovery_report {
   std::size_t open_incidents = 0;
   std::size_t deadlines_rearmed = 0;
   std::size_t deadlines_overdue = 0;  // passed while the server was down: fired at once
+  std::uint64_t warm_events = 0;      // of `events`, folded before the recovery (a warm standby)
+  bool warm_discarded = false;        // the warm fold no longer matched the journal: replayed anew
 };
 
 class dispatch_service {
@@ -74,7 +77,9 @@ class dispatch_service {
 
   // Folds the whole journal through the core's replayer (journal_replay.hpp) and re-arms every
   // deadline. Call once, before serving, from the thread that will run nothing else yet.
-  recovery_report recover();
+  // A standby's follower (journal_replay.hpp) already holds most of the journal folded: only
+  // what it has not seen is read, unless the journal no longer has what it folded.
+  recovery_report recover(journal_follower warm = {});
 
   // Decides `c`; completes with the outcome after its events are durable (at once when
   // refused). Outcomes complete in submission order, effects run before the completion.

@@ -33,6 +33,11 @@ struct replayed {
 // Feed it the journal's records in sequence order. Not thread-safe; one replay per object.
 class replayer {
  public:
+  replayer() = default;
+  replayer(replayer&&) noexcept = default;
+  // Not the default: that would free the arena's first block before the arena that uses it.
+  replayer& operator=(replayer&& other) noexcept;
+
   // Folds one stored record: `seq` its global sequence number, `payload` the serialized Event.
   // Returns why nothing was folded: a payload that is not an Event, or a seq not after the
   // previous one (the records of one incident may skip seqs, never go back).

@@ -50,6 +50,11 @@ struct opened_storage {
 // "redis://HOST:PORT/STORE" (the store defaults to "city"), or "redis-cluster://SEEDS/STORE".
 std::unique_ptr<journal> open_journal_for_audit(const std::string& location, std::error_code& ec);
 
+// The configured backend's journal, opened for reading only (as open_journal_for_audit): a
+// standby follows the journal with it while another instance writes. A store that does not
+// exist yet fails with std::errc::no_such_file_or_directory.
+std::unique_ptr<journal> open_journal_reader(const storage_config& config, std::error_code& ec);
+
 // The names open_storage accepts, in the order the documentation lists them.
 const std::vector<std::string>& storage_backends();
 

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Alarm-to-ack and alarm-to-offer during a 500 alarms/s burst, with the server on each storage
+# backend in turn, in one run: the SQLite file, one redis-server, and a Redis Cluster of
+# 3 masters + 3 replicas (WAIT 1). Every Redis node runs with appendfsync always on loopback.
+# rescue-sim load drives the server (terminals heartbeating, crews connected, then the burst)
+# and prints its figures. Not part of the test suite.
+#   bash bench/load/backends.sh [TERMINALS] [BURST_SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+terminals=${1:-2000}
+burst_s=${2:-4}
+for b in rescue-dispatchd rescue-sim; do
+  [ -x "build/bin/$b" ] || { echo "build first: cmake --build build --target $b" >&2; exit 1; }
+done
+
+work=$(mktemp -d /tmp/load-backends.XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+start_redis() {  # port, extra args...
+  local port=$1
+  shift
+  mkdir -p "$work/redis-$port"
+  redis-server --bind 127.0.0.1 --port "$port" --dir "$work/redis-$port" --appendonly yes \
+    --appendfsync always --save "" --daemonize no --logfile "$work/redis-$port/redis.log" "$@" &
+  pids+=($!)
+  for _ in $(seq 1 200); do
+    redis-cli -p "$port" ping > /dev/null 2>&1 && return 0
+    sleep 0.05
+  done
+  echo "redis-server on $port did not start" >&2
+  exit 1
+}
+
+build/bin/rescue-sim city --out "$work/city" --elevators 5000 --terminal-share 0.8 --units 60 \
+  --stations 10 --crews-per-unit 5 --seed 96333 > /dev/null
+base=$((30000 + RANDOM % 20000))
+tport=$((base + 100))
+hport=$((base + 101))
+
+run() {  # title, then sed expressions for the [storage] keys
+  local title=$1 dir
+  shift
+  dir="$work/run-$RANDOM"
+  mkdir -p "$dir"
+  # Every simulated terminal and crew comes from 127.0.0.1: no per-address caps.
+  sed -e "s|^journal_path = .*|journal_path = \"$dir/journal.db\"|" \
+      -e "s|^signing_key_path = .*|signing_key_path = \"$dir/journal-signing.pem\"|" \
+      -e "s|^outbox_path = .*|outbox_path = \"$dir/outbox.db\"|" \
+      -e "s|^positions_path = .*|positions_path = \"$dir/positions.db\"|" \
+      -e "s|^registry_db_path = .*|registry_db_path = \"$dir/registry.db\"|" \
+      -e "s|^dir = .*|dir = \"$work/city\"|" -e "s|^web_root = .*|web_root = \"$PWD/web\"|" \
+      -e "s|^terminal_port = .*|terminal_port = $tport|" -e "s|^http_port = .*|http_port = $hport|" \
+      -e "s|^max_connections_per_address = .*|max_connections_per_address = 100000|" \
+      -e "s|^level = \"info\"|level = \"warn\"|" \
+      "$@" deploy/rescue-dispatchd.toml > "$dir/rescue-dispatchd.toml"
+  build/bin/rescue-dispatchd --config "$dir/rescue-dispatchd.toml" > "$dir/server.log" 2>&1 &
+  local server=$!
+  for _ in $(seq 1 100); do
+    (exec 3<>/dev/tcp/127.0.0.1/$hport) 2>/dev/null && break
+    kill -0 "$server" 2>/dev/null || { cat "$dir/server.log"; exit 1; }
+    sleep 0.1
+  done
+  echo
+  echo "## $title"
+  build/bin/rescue-sim load --registry "$work/city" --terminal-port "$tport" --http-port "$hport" \
+    --terminals "$terminals" --burst-at 5 --burst-rate 500 --burst-s "$burst_s" --duration-s 15 \
+    --server-pid "$server" 2>&1 | grep -v "^crew .*: handshake" | tail -20
+  kill -TERM "$server"
+  wait "$server" || true
+}
+
+echo "# alarm burst (500/s for ${burst_s} s, $terminals terminals) on each backend"
+run "SQLite"
+
+start_redis "$base"
+run "Redis, one server" -e 's|^backend = .*|backend = "redis"|' \
+  -e "s|^redis_port = .*|redis_port = $base|" -e 's|^redis_store = .*|redis_store = "load"|'
+kill -KILL "${pids[-1]}"
+
+seeds=""
+for i in 1 2 3 4 5 6; do
+  start_redis "$((base + i))" --cluster-enabled yes --cluster-config-file nodes.conf \
+    --cluster-node-timeout 5000 --repl-diskless-sync-delay 0
+  seeds="$seeds 127.0.0.1:$((base + i))"
+done
+redis-cli --cluster create $seeds --cluster-replicas 1 --cluster-yes > /dev/null
+for _ in $(seq 1 100); do
+  redis-cli -p "$((base + 1))" cluster info | grep -q '^cluster_state:ok' && break
+  sleep 0.2
+done
+for _ in $(seq 1 100); do
+  synced=0
+  for i in 1 2 3 4 5 6; do
+    redis-cli -p "$((base + i))" info replication | grep -q 'state=online' && synced=$((synced + 1))
+  done
+  [ "$synced" -ge 3 ] && break
+  sleep 0.2
+done
+toml_seeds=$(for s in $seeds; do printf '"%s", ' "$s"; done)
+run "Redis Cluster, 3 masters + 3 replicas, WAIT 1" -e 's|^backend = .*|backend = "redis"|' \
+  -e "s|^# redis_cluster_nodes = .*|redis_cluster_nodes = [${toml_seeds%, }]|" \
+  -e 's|^redis_store = .*|redis_store = "load"|' -e 's|^redis_wait_replicas = .*|redis_wait_replicas = 1|'
