@@ -77,7 +77,9 @@ redis_lease::~redis_lease() {
 std::error_code redis_lease::acquire() {
   const auto started = std::chrono::steady_clock::now();
   const auto ttl = std::max<std::chrono::milliseconds>(config_.ttl, std::chrono::milliseconds(100));
-  auto last_told = started - ttl;
+  // Told at once, then once a minute: a standby may wait for days.
+  constexpr auto tell_every = std::chrono::minutes(1);
+  auto last_told = started - tell_every;
   for (;;) {
     redis_args a{"EVAL", acquire_script, "2", keys_.lease, keys_.meta, owner_};
     a.add(static_cast<std::int64_t>(ttl.count()));
@@ -93,7 +95,7 @@ std::error_code redis_lease::acquire() {
     const auto left = std::chrono::milliseconds(std::max<long long>(r.elements[2].integer, 0));
     const auto now = std::chrono::steady_clock::now();
     if (config_.wait.count() >= 0 && now - started >= config_.wait) return journal_errc::lease_held;
-    if (config_.on_waiting && now - last_told >= ttl) {
+    if (config_.on_waiting && now - last_told >= tell_every) {
       config_.on_waiting(holder, left);
       last_told = now;
     }

@@ -40,8 +40,8 @@ struct redis_lease_config {
   // Asked while waiting, a few times a second: true stops the wait (the open fails with
   // std::errc::operation_canceled), a standby told to stop.
   std::function<bool()> give_up;
-  // While waiting: who holds the lease and how much of it is left. Called about every
-  // `ttl`, on the opening thread.
+  // While waiting: who holds the lease and how much of it is left. Called at once and then
+  // once a minute, on the opening thread.
   std::function<void(const std::string& holder, std::chrono::milliseconds left)> on_waiting;
   // Taken: this owner's name and the fencing token its appends carry. On the opening thread.
   std::function<void(const std::string& owner, const std::string& fence)> on_acquired;
