@@ -86,6 +86,40 @@ struct standby_follow {
   }
 };
 
+// The store's lease as the server holds it (redis_lease_config): the wait of a standby, which
+// follows the journal meanwhile and ends on SIGINT or SIGTERM, and what the log says of it.
+// `standby` is used only while open_storage waits for the lease, so it outlives every call.
+storage::redis_lease_config lease_settings(const server_config& config, standby_follow& standby) {
+  storage::redis_lease_config lease;
+  lease.enabled = true;
+  lease.owner = config.redis_instance;
+  lease.ttl = config.redis_lease;
+  lease.give_up = [&standby] {
+    if (std::chrono::steady_clock::now() - standby.last >= std::chrono::milliseconds(500))
+      standby.follow();
+    return stop_while_standing_by.load();
+  };
+  lease.on_waiting = [store = config.redis_store](const std::string& holder,
+                                                  std::chrono::milliseconds left) {
+    spdlog::info(
+        "standing by: store {} is held by {} (its lease has {} ms left); taking over when it "
+        "lapses",
+        store, holder, left.count());
+  };
+  lease.on_acquired = [store = config.redis_store](const std::string& owner,
+                                                   const std::string& fence) {
+    spdlog::info("holding the lease of store {} as {} (fencing token {})", store, owner, fence);
+  };
+  // Another instance owns the store now: nothing more can be made durable here, so nothing more
+  // may be acknowledged. Stopping at once hands the terminals and crews to the new owner.
+  lease.on_lost = [](const std::string& why) {
+    spdlog::critical("stopping at once: {}", why);
+    spdlog::shutdown();
+    std::_Exit(75);
+  };
+  return lease;
+}
+
 storage::opened_storage open_storage(const server_config& config, journal_follower& warm) {
   storage::storage_config sc;
   sc.backend = config.storage_backend;
@@ -103,39 +137,13 @@ storage::opened_storage open_storage(const server_config& config, journal_follow
   sc.redis.wait_replicas = config.redis_wait_replicas;
   sc.redis.wait_timeout = config.redis_wait_timeout;
   sc.redis.continue_without_replicas = config.redis_continue_without_replicas;
-  sc.redis.lease.enabled = true;
-  sc.redis.lease.owner = config.redis_instance;
-  sc.redis.lease.ttl = config.redis_lease;
   standby_follow standby{nullptr, &warm, {}};
   if (sc.backend == "redis") {
     std::error_code ignored;  // a store not created yet: nothing to fold
     standby.reader = storage::open_journal_reader(sc, ignored);
     standby.follow();
   }
-  // Only called while open_storage waits for the lease, so `standby` outlives every call.
-  sc.redis.lease.give_up = [&standby] {
-    if (std::chrono::steady_clock::now() - standby.last >= std::chrono::milliseconds(500))
-      standby.follow();
-    return stop_while_standing_by.load();
-  };
-  sc.redis.lease.on_waiting = [store = config.redis_store](const std::string& holder,
-                                                           std::chrono::milliseconds left) {
-    spdlog::info(
-        "standing by: store {} is held by {} (its lease has {} ms left); taking over when it "
-        "lapses",
-        store, holder, left.count());
-  };
-  sc.redis.lease.on_acquired = [store = config.redis_store](const std::string& owner,
-                                                            const std::string& fence) {
-    spdlog::info("holding the lease of store {} as {} (fencing token {})", store, owner, fence);
-  };
-  // Another instance owns the store now: nothing more can be made durable here, so nothing more
-  // may be acknowledged. Stopping at once hands the terminals and crews to the new owner.
-  sc.redis.lease.on_lost = [](const std::string& why) {
-    spdlog::critical("stopping at once: {}", why);
-    spdlog::shutdown();
-    std::_Exit(75);
-  };
+  sc.redis.lease = lease_settings(config, standby);
   create_private_parent(sc.journal_path);
   create_private_parent(sc.outbox_path);
   create_private_parent(sc.positions_path);
