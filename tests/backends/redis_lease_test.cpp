@@ -200,6 +200,36 @@ TEST_CASE("a lease that lapsed while nobody took the store is renewed under the 
   CHECK(log.lost_calls == 0);
 }
 
+TEST_CASE("a standby keeps waiting through a redis restart and takes the store after it",
+          "[redis]") {
+  redis_server redis;
+  lease_log a_log, b_log;
+  std::error_code ec;
+  auto a = open_writer(leased(redis, "lease6", "a", 1s, -1ms, a_log), ec);
+  REQUIRE(a);
+  std::unique_ptr<storage::journal> b;
+  std::error_code b_ec;
+  std::thread standby([&] { b = open_writer(leased(redis, "lease6", "b", 1s, 20s, b_log), b_ec); });
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    {
+      std::lock_guard lock(b_log.mu);
+      if (!b_log.waited_on.empty()) break;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  // Redis goes away under both; A dies meanwhile, so its lease lapses.
+  redis.kill(SIGKILL);
+  a.reset();
+  std::this_thread::sleep_for(300ms);
+  redis.start();
+  standby.join();
+  INFO(b_ec.message());
+  REQUIRE(b);
+  CHECK(b_log.fence == "2");
+  REQUIRE_FALSE(append_wait(*b, {note_event(1, "after the restart")}).ec);
+}
+
 TEST_CASE("once a redis store has been leased, a writer without the lease cannot append",
           "[redis]") {
   redis_server redis;

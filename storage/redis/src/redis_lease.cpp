@@ -80,22 +80,31 @@ std::error_code redis_lease::acquire() {
   // Told at once, then once a minute: a standby may wait for days.
   constexpr auto tell_every = std::chrono::minutes(1);
   auto last_told = started - tell_every;
+  bool answered = false;  // Redis has answered once: later failures are waited out
   for (;;) {
     redis_args a{"EVAL", acquire_script, "2", keys_.lease, keys_.meta, owner_};
     a.add(static_cast<std::int64_t>(ttl.count()));
     redis_reply r;
-    if (auto ec = conn_.command(a, r)) return ec;
-    if (r.type != redis_reply::kind::array || r.elements.size() != 3)
-      return redis_errc::unexpected_reply;
-    if (r.elements[0].integer == 1) {
-      fence_ = r.elements[1].str;
-      break;
+    std::string holder;
+    auto left = ttl / 4;
+    if (auto ec = conn_.command(a, r)) {
+      // Unreachable at the first try: the open fails as it would without a lease. A standby
+      // that was waiting keeps waiting (a Redis failover, a restart) with what it has folded.
+      if (!answered || ec == redis_errc::unexpected_reply) return ec;
+    } else {
+      answered = true;
+      if (r.type != redis_reply::kind::array || r.elements.size() != 3)
+        return redis_errc::unexpected_reply;
+      if (r.elements[0].integer == 1) {
+        fence_ = r.elements[1].str;
+        break;
+      }
+      holder = r.elements[1].str;
+      left = std::chrono::milliseconds(std::max<long long>(r.elements[2].integer, 0));
     }
-    const std::string holder = r.elements[1].str;
-    const auto left = std::chrono::milliseconds(std::max<long long>(r.elements[2].integer, 0));
     const auto now = std::chrono::steady_clock::now();
     if (config_.wait.count() >= 0 && now - started >= config_.wait) return journal_errc::lease_held;
-    if (config_.on_waiting && now - last_told >= tell_every) {
+    if (config_.on_waiting && !holder.empty() && now - last_told >= tell_every) {
       config_.on_waiting(holder, left);
       last_told = now;
     }
