@@ -14,28 +14,7 @@ for b in rescue-dispatchd rescue-sim; do
 done
 
 work=$(mktemp -d /tmp/load-backends.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-
-start_redis() {  # port, extra args...
-  local port=$1
-  shift
-  mkdir -p "$work/redis-$port"
-  redis-server --bind 127.0.0.1 --port "$port" --dir "$work/redis-$port" --appendonly yes \
-    --appendfsync always --save "" --daemonize no --logfile "$work/redis-$port/redis.log" "$@" &
-  pids+=($!)
-  for _ in $(seq 1 200); do
-    redis-cli -p "$port" ping > /dev/null 2>&1 && return 0
-    sleep 0.05
-  done
-  echo "redis-server on $port did not start" >&2
-  exit 1
-}
+source bench/redis-servers.sh
 
 build/bin/rescue-sim city --out "$work/city" --elevators 5000 --terminal-share 0.8 --units 60 \
   --stations 10 --crews-per-unit 5 --seed 96333 > /dev/null
@@ -83,26 +62,8 @@ run "Redis, one server" -e 's|^backend = .*|backend = "redis"|' \
   -e "s|^redis_port = .*|redis_port = $base|" -e 's|^redis_store = .*|redis_store = "load"|'
 kill -KILL "${pids[-1]}"
 
-seeds=""
-for i in 1 2 3 4 5 6; do
-  start_redis "$((base + i))" --cluster-enabled yes --cluster-config-file nodes.conf \
-    --cluster-node-timeout 5000 --repl-diskless-sync-delay 0
-  seeds="$seeds 127.0.0.1:$((base + i))"
-done
-redis-cli --cluster create $seeds --cluster-replicas 1 --cluster-yes > /dev/null
-for _ in $(seq 1 100); do
-  redis-cli -p "$((base + 1))" cluster info | grep -q '^cluster_state:ok' && break
-  sleep 0.2
-done
-for _ in $(seq 1 100); do
-  synced=0
-  for i in 1 2 3 4 5 6; do
-    redis-cli -p "$((base + i))" info replication | grep -q 'state=online' && synced=$((synced + 1))
-  done
-  [ "$synced" -ge 3 ] && break
-  sleep 0.2
-done
-toml_seeds=$(for s in $seeds; do printf '"%s", ' "$s"; done)
+start_cluster "$((base + 10))"
+toml_seeds=$(printf '"%s", ' "${cluster_ports[@]}")
 run "Redis Cluster, 3 masters + 3 replicas, WAIT 1" -e 's|^backend = .*|backend = "redis"|' \
   -e "s|^# redis_cluster_nodes = .*|redis_cluster_nodes = [${toml_seeds%, }]|" \
   -e 's|^redis_store = .*|redis_store = "load"|' -e 's|^redis_wait_replicas = .*|redis_wait_replicas = 1|'

@@ -116,6 +116,21 @@ TEST_CASE("with redis down nothing is acknowledged and healthz says why until re
   CHECK(world.incident(first_incident).id() == first_incident);
 }
 
+// Every terminal frame the journal holds as an alarm (opened or merged): (terminal, seq).
+std::set<std::pair<std::string, std::uint64_t>> journalled_frames(storage::journal& journal) {
+  std::set<std::pair<std::string, std::uint64_t>> frames;
+  REQUIRE_FALSE(journal.scan(1, journal.last_seq(), [&](const storage::journal_record& r) {
+    v1::Event e;
+    if (!r.parse(e)) return true;
+    const v1::AlarmInfo* alarm = e.has_opened()   ? &e.opened().alarm()
+                                 : e.has_merged() ? &e.merged().alarm()
+                                                  : nullptr;
+    if (alarm) frames.emplace(alarm->terminal_id(), alarm->terminal_seq());
+    return true;
+  }));
+  return frames;
+}
+
 // One terminal sending alarm frames as a car's terminal does: the next frame only once the last
 // is acknowledged, the same frame again until it is. Runs on a thread of its own: no Catch2.
 struct resending_terminal {
@@ -216,16 +231,7 @@ TEST_CASE(
   auto journal = storage::open_journal_for_audit(
       "redis://127.0.0.1:" + std::to_string(redis.port()) + "/e2e", ec);
   REQUIRE(journal);
-  std::set<std::pair<std::string, std::uint64_t>> journalled;
-  REQUIRE_FALSE(journal->scan(1, journal->last_seq(), [&](const storage::journal_record& r) {
-    v1::Event e;
-    if (!r.parse(e)) return true;
-    const v1::AlarmInfo* alarm = e.has_opened()   ? &e.opened().alarm()
-                                 : e.has_merged() ? &e.merged().alarm()
-                                                  : nullptr;
-    if (alarm) journalled.emplace(alarm->terminal_id(), alarm->terminal_seq());
-    return true;
-  }));
+  const auto journalled = journalled_frames(*journal);
   std::size_t missing = 0;
   for (auto& t : terminals)
     for (const auto& [seq, at] : t->acked)
@@ -299,16 +305,7 @@ TEST_CASE(
   auto journal =
       storage::open_journal_for_audit("redis-cluster://" + cluster.seeds().front() + "/e2e", ec);
   REQUIRE(journal);
-  std::set<std::pair<std::string, std::uint64_t>> journalled;
-  REQUIRE_FALSE(journal->scan(1, journal->last_seq(), [&](const storage::journal_record& r) {
-    v1::Event e;
-    if (!r.parse(e)) return true;
-    const v1::AlarmInfo* alarm = e.has_opened()   ? &e.opened().alarm()
-                                 : e.has_merged() ? &e.merged().alarm()
-                                                  : nullptr;
-    if (alarm) journalled.emplace(alarm->terminal_id(), alarm->terminal_seq());
-    return true;
-  }));
+  const auto journalled = journalled_frames(*journal);
   std::size_t missing = 0, acked = 0;
   for (auto& t : terminals)
     for (const auto& [seq, at] : t->acked) {
