@@ -157,33 +157,89 @@ struct resending_terminal {
   }
 };
 
+// Terminals of the test city sending alarms on threads of their own until stop(), and what was
+// acknowledged to them, counted by time.
+class terminal_load {
+ public:
+  using time_point = std::chrono::steady_clock::time_point;
+
+  terminal_load(e2e_world& world, std::initializer_list<const city::terminal*> which,
+                std::uint64_t boot_id) {
+    for (const auto* t : which) {
+      auto rt = std::make_unique<resending_terminal>();
+      rt->client = world.terminal(*t, boot_id);
+      rt->id = t->id;
+      terminals_.push_back(std::move(rt));
+    }
+    for (auto& t : terminals_)
+      threads_.emplace_back([&t, this] { t->run(stop_); });
+  }
+  ~terminal_load() { stop(); }
+
+  void stop() {
+    stop_ = true;
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
+  }
+
+  // Acknowledgements that came after `from` and before `to`.
+  std::size_t acked_between(time_point from, time_point to = time_point::max()) {
+    std::size_t n = 0;
+    for (auto& t : terminals_) {
+      std::lock_guard lock(t->mu);
+      for (const auto& [seq, at] : t->acked)
+        n += at > from && at < to ? 1 : 0;
+    }
+    return n;
+  }
+  std::size_t acked_total() { return acked_between(time_point::min()); }
+
+  // Whether every terminal has had an acknowledgement after `t`.
+  bool all_acked_after(time_point t) {
+    for (auto& rt : terminals_) {
+      std::lock_guard lock(rt->mu);
+      if (rt->acked.empty() || rt->acked.back().second <= t) return false;
+    }
+    return true;
+  }
+
+  // Terminals whose connection the server closed.
+  std::size_t closed() {
+    std::size_t n = 0;
+    for (auto& t : terminals_) {
+      std::lock_guard lock(t->mu);
+      n += t->closed ? 1 : 0;
+    }
+    return n;
+  }
+
+  // Acknowledged frames the journal does not hold as alarms of their terminal.
+  std::size_t missing_from(storage::journal& journal) {
+    const auto journalled = journalled_frames(journal);
+    std::size_t missing = 0;
+    for (auto& t : terminals_) {
+      std::lock_guard lock(t->mu);
+      for (const auto& [seq, at] : t->acked)
+        if (!journalled.count({t->id, seq})) ++missing;
+    }
+    return missing;
+  }
+
+ private:
+  std::vector<std::unique_ptr<resending_terminal>> terminals_;
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> threads_;
+};
+
 TEST_CASE(
     "redis frozen for 30 s under alarm load: nothing is acknowledged meanwhile, everything "
     "acknowledged is in the journal, and service resumes by itself",
     "[e2e][redis]") {
   test::redis_server redis;
   e2e_world world(on_redis(redis));
-  std::vector<std::unique_ptr<resending_terminal>> terminals;
-  for (const auto* t : {&city::t1(), &city::t2(), &city::t3(), &city::t4()}) {
-    auto rt = std::make_unique<resending_terminal>();
-    rt->client = world.terminal(*t, 9);
-    rt->id = t->id;
-    terminals.push_back(std::move(rt));
-  }
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> threads;
-  for (auto& t : terminals)
-    threads.emplace_back([&t, &stop] { t->run(stop); });
-  const auto acked_total = [&] {
-    std::size_t n = 0;
-    for (auto& t : terminals) {
-      std::lock_guard lock(t->mu);
-      n += t->acked.size();
-    }
-    return n;
-  };
+  terminal_load load(world, {&city::t1(), &city::t2(), &city::t3(), &city::t4()}, 9);
   std::this_thread::sleep_for(3s);
-  const std::size_t before = acked_total();
+  const std::size_t before = load.acked_total();
 
   redis.pause();
   const auto frozen_at = std::chrono::steady_clock::now();
@@ -192,51 +248,32 @@ TEST_CASE(
   INFO(down.body);
   CHECK(down.status == 503);
   std::this_thread::sleep_until(frozen_at + 30s);
-  const auto acked_while_frozen = acked_total();
+  const auto acked_while_frozen = load.acked_total();
   redis.resume();
   const auto resumed_at = std::chrono::steady_clock::now();
   const auto up = wait_health(world, 200, 20s);
   CHECK(up.status == 200);
   // Every terminal gets through again.
   const auto deadline = std::chrono::steady_clock::now() + 20s;
-  std::size_t resumed_terminals = 0;
-  while (std::chrono::steady_clock::now() < deadline) {
-    resumed_terminals = 0;
-    for (auto& t : terminals) {
-      std::lock_guard lock(t->mu);
-      if (!t->acked.empty() && t->acked.back().second > resumed_at + 100ms) ++resumed_terminals;
-    }
-    if (resumed_terminals == terminals.size()) break;
+  bool resumed = false;
+  while (!(resumed = load.all_acked_after(resumed_at + 100ms)) &&
+         std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(100ms);
-  }
-  stop = true;
-  for (auto& t : threads)
-    t.join();
+  load.stop();
   INFO(before << " acknowledged before the freeze, " << acked_while_frozen - before
-              << " in the first moments of it, " << acked_total() << " in all");
+              << " in the first moments of it, " << load.acked_total() << " in all");
   CHECK(before >= 8);
-  CHECK(resumed_terminals == terminals.size());
-
+  CHECK(resumed);
+  CHECK(load.closed() == 0);
   // No acknowledgement while Redis was frozen (one already on its way when it froze aside).
-  std::size_t false_acks = 0;
-  for (auto& t : terminals) {
-    CHECK_FALSE(t->closed);
-    for (const auto& [seq, at] : t->acked)
-      if (at > frozen_at + 200ms && at < resumed_at) ++false_acks;
-  }
-  CHECK(false_acks == 0);
+  CHECK(load.acked_between(frozen_at + 200ms, resumed_at) == 0);
 
   // Every acknowledged frame is in the journal as an alarm of its terminal.
   std::error_code ec;
   auto journal = storage::open_journal_for_audit(
       "redis://127.0.0.1:" + std::to_string(redis.port()) + "/e2e", ec);
   REQUIRE(journal);
-  const auto journalled = journalled_frames(*journal);
-  std::size_t missing = 0;
-  for (auto& t : terminals)
-    for (const auto& [seq, at] : t->acked)
-      if (!journalled.count({t->id, seq})) ++missing;
-  CHECK(missing == 0);
+  CHECK(load.missing_from(*journal) == 0);
   const auto verify = storage::verify_journal(*journal);
   INFO(verify.reason);
   CHECK(verify.ok());
@@ -255,40 +292,19 @@ TEST_CASE(
     o.storage_keys += "\"" + seed + "\", ";
   o.storage_keys += "]\n";
   e2e_world world(o);
-  std::vector<std::unique_ptr<resending_terminal>> terminals;
-  for (const auto* t : {&city::t1(), &city::t2()}) {
-    auto rt = std::make_unique<resending_terminal>();
-    rt->client = world.terminal(*t, 4);
-    rt->id = t->id;
-    terminals.push_back(std::move(rt));
-  }
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> threads;
-  for (auto& t : terminals)
-    threads.emplace_back([&t, &stop] { t->run(stop); });
-  const auto acked_since = [&](std::chrono::steady_clock::time_point since) {
-    std::size_t n = 0;
-    for (auto& t : terminals) {
-      std::lock_guard lock(t->mu);
-      for (const auto& [seq, at] : t->acked)
-        n += at > since ? 1 : 0;
-    }
-    return n;
-  };
   const auto started = std::chrono::steady_clock::now();
+  terminal_load load(world, {&city::t1(), &city::t2()}, 4);
   std::this_thread::sleep_for(2s);
-  CHECK(acked_since(started) >= 4);
+  CHECK(load.acked_between(started) >= 4);
 
   cluster.master_of(storage::redis_keys("e2e").slot).kill(SIGKILL);
   const auto killed_at = std::chrono::steady_clock::now();
   const auto deadline = killed_at + 30s;
-  while (acked_since(killed_at) < 20 && std::chrono::steady_clock::now() < deadline)
+  while (load.acked_between(killed_at) < 20 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(50ms);
   const auto health = http_call(world.http_port(), method::get, "/healthz");
-  stop = true;
-  for (auto& t : threads)
-    t.join();
-  CHECK(acked_since(killed_at) >= 20);
+  load.stop();
+  CHECK(load.acked_between(killed_at) >= 20);
   // The promoted replica has none of its own: going on, and saying so.
   INFO(health.body);
   CHECK(health.status == 200);
@@ -305,15 +321,8 @@ TEST_CASE(
   auto journal =
       storage::open_journal_for_audit("redis-cluster://" + cluster.seeds().front() + "/e2e", ec);
   REQUIRE(journal);
-  const auto journalled = journalled_frames(*journal);
-  std::size_t missing = 0, acked = 0;
-  for (auto& t : terminals)
-    for (const auto& [seq, at] : t->acked) {
-      ++acked;
-      if (!journalled.count({t->id, seq})) ++missing;
-    }
-  INFO(acked << " alarms acknowledged");
-  CHECK(missing == 0);
+  INFO(load.acked_total() << " alarms acknowledged");
+  CHECK(load.missing_from(*journal) == 0);
   CHECK(storage::verify_journal(*journal).ok());
 }
 

@@ -90,7 +90,7 @@ std::error_code redis_lease::acquire() {
     if (auto ec = conn_.command(a, r)) {
       // Unreachable at the first try: the open fails as it would without a lease. A standby
       // that was waiting keeps waiting (a Redis failover, a restart) with what it has folded.
-      if (!answered || ec == redis_errc::unexpected_reply) return ec;
+      if (!answered) return ec;
     } else {
       answered = true;
       if (r.type != redis_reply::kind::array || r.elements.size() != 3)
