@@ -117,6 +117,10 @@ struct world {
   core::core_state state;
   time_point now = core::from_ms(1'700'000'000'000);
   std::vector<v1::Event> journal;  // every event any accepted command emitted, in order
+  std::vector<core::effect> effects;  // and every effect, in order
+  // A shard's world: its incident ids, and what the other shards' journals say of crews.
+  core::incident_id first_incident_id = 1;
+  const core::crews_elsewhere* elsewhere = nullptr;
 
   world() {
     add_unit("U1", v1::ORG_MAINTENANCE_UNIT, true);
@@ -164,13 +168,14 @@ struct world {
   }
 
   void add_elevator(const std::string& id, const std::string& unit, const std::string& rescue,
-                    const std::string& reg, v1::AreaKind area) {
+                    const std::string& reg, v1::AreaKind area,
+                    const std::string& district = "500103") {
     v1::Elevator e;
     e.set_id(id);
     e.set_registration_code(reg);
     e.set_rescue_code(rescue);
     e.set_address("重庆市渝中区解放碑 " + id);
-    e.set_district_code("500103");
+    e.set_district_code(district);
     e.mutable_location()->set_lat(29.556);
     e.mutable_location()->set_lon(106.568);
     e.set_place_type(v1::PLACE_RESIDENTIAL);
@@ -188,9 +193,10 @@ struct world {
   }
 
   core::outcome run(const core::command& c) {
-    const core::environment env{policy, registry, crews};
+    const core::environment env{policy, registry, crews, first_incident_id, elsewhere};
     auto out = core::decide(state, c, now, env);
     journal.insert(journal.end(), out.events.begin(), out.events.end());
+    effects.insert(effects.end(), out.effects.begin(), out.effects.end());
     return out;
   }
 

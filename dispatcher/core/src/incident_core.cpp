@@ -91,6 +91,8 @@ class step {
     event.set_incident_id(id);
     event.set_at_ms(to_ms(now_));
     fill(event);
+    if (out_.events.empty() && !env_.inbox_entry.empty())
+      event.set_inbox_entry(std::string(env_.inbox_entry));
     apply(state_, event);
     out_.events.push_back(std::move(event));
     if (id != 0) touched_.insert(id);  // 0: about a crew, no incident to publish
@@ -197,6 +199,19 @@ class step {
       q.engaged.insert(crew);
     q.already_tried.insert(inc.tried_crews.begin(), inc.tried_crews.end());
     q.duty = &state_.duty;
+    if (const crews_elsewhere* other = env_.elsewhere) {
+      for (const auto& [crew, id] : other->engaged)
+        q.engaged.insert(crew);
+      if (!other->duty.empty()) {
+        // A crew's shift changes are journalled on its home shard only.
+        if (duty_view_.empty()) {
+          duty_view_ = state_.duty;
+          for (const auto& [crew, on] : other->duty)
+            duty_view_[crew] = on;
+        }
+        q.duty = &duty_view_;
+      }
+    }
     return q;
   }
 
@@ -275,7 +290,7 @@ class step {
       return out_;
     }
 
-    const incident_id id = state_.next_id;
+    const incident_id id = std::max(state_.next_id, env_.first_incident_id);
     out_.incident = id;
     const bool has_unit = !elevator.maintenance_unit_id().empty();
     const auto target =
@@ -335,6 +350,8 @@ class step {
   outcome& out_;
   time_point now_;
   const environment& env_;
+  // This shard's shift changes with the other shards' on top, built once per decision.
+  mutable std::map<std::string, bool> duty_view_;
   std::set<incident_id> touched_;
 };
 
@@ -472,6 +489,15 @@ bool holds_job(step& s, const incident& inc, const std::string& crew) {
 void handle(step& s, const cmd::accept_offer& c) {
   incident* inc = s.open_incident(c.incident);
   if (!inc || !holds_offer(s, *inc, c.crew_id)) return;
+  // Offered here and, in the same instant, on another shard: the first acceptance wins.
+  if (s.env().elsewhere)
+    if (const auto it = s.env().elsewhere->engaged.find(c.crew_id);
+        it != s.env().elsewhere->engaged.end()) {
+      s.refuse(refusal::crew_unavailable, "crew " + c.crew_id + " is on incident " +
+                                              std::to_string(it->second) +
+                                              ": finish or decline it first");
+      return;
+    }
   s.disarm(*inc, v1::DEADLINE_OFFER);
   s.emit(inc->id, [&](v1::Event& e) { e.mutable_offer_accepted()->set_crew_id(c.crew_id); });
   // Somebody is coming: the ladder stops climbing.
@@ -703,7 +729,7 @@ void handle(step& s, const cmd::set_duty& c) {
     s.refuse(refusal::unknown_crew, "no crew " + c.crew_id);
     return;
   }
-  const crew_availability now = availability_of(s.state(), s.env().registry, c.crew_id);
+  const crew_availability now = availability_of(s.state(), s.env(), c.crew_id);
   if (!c.on_duty && now.engaged_on != 0) {
     s.refuse(refusal::crew_unavailable,
              "crew " + c.crew_id + " holds an offer or a job on incident " +

@@ -93,6 +93,7 @@ void add_alarm(incident& inc, const v1::AlarmInfo& alarm, time_point at) {
 
 void apply(core_state& state, const v1::Event& e) {
   const time_point at = from_ms(e.at_ms());
+  if (!e.inbox_entry().empty()) state.last_inbox_entry = e.inbox_entry();
   if (e.body_case() == v1::Event::kOpened) {
     incident inc;
     inc.id = e.incident_id();
@@ -249,6 +250,36 @@ crew_availability availability_of(const core_state& state, const storage::regist
   const auto engaged = crew_engagements(state);
   if (const auto it = engaged.find(crew_id); it != engaged.end()) a.engaged_on = it->second;
   return a;
+}
+
+crew_availability availability_of(const core_state& state, const environment& env,
+                                  std::string_view crew_id) {
+  crew_availability a = availability_of(state, env.registry, crew_id);
+  if (!env.elsewhere) return a;
+  if (const auto it = env.elsewhere->duty.find(std::string(crew_id));
+      it != env.elsewhere->duty.end())
+    a.on_duty = it->second;
+  if (a.engaged_on == 0)
+    if (const auto it = env.elsewhere->engaged.find(crew_id); it != env.elsewhere->engaged.end())
+      a.engaged_on = it->second;
+  return a;
+}
+
+std::optional<effect> crew_effect_of(const core_state& state, const v1::Event& e) {
+  switch (e.body_case()) {
+    case v1::Event::kOfferMade: {
+      const incident* inc = state.find(e.incident_id());
+      if (!inc || !inc->offer || inc->offer->crew_id != e.offer_made().crew_id()) return {};
+      return fx::offer_job{inc->offer->crew_id, job_offer_for(*inc)};
+    }
+    case v1::Event::kOfferWithdrawn:
+      return fx::withdraw_job{e.incident_id(), e.offer_withdrawn().crew_id(),
+                              e.offer_withdrawn().reason()};
+    case v1::Event::kOfferExpired:
+      return fx::withdraw_job{e.incident_id(), e.offer_expired().crew_id(), "offer expired"};
+    default:
+      return {};
+  }
 }
 
 v1::JobOffer job_offer_for(const incident& inc) {

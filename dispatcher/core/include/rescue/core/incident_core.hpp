@@ -130,6 +130,9 @@ struct core_state {
   // Shift changes, by crew: the last one journalled. A crew not listed is on duty when the
   // registry says so (crew_on_duty()).
   std::map<std::string, bool> duty;
+  // The shard's inbox entry the last command from another instance came in (Event.inbox_entry):
+  // where the owner resumes reading that inbox.
+  std::string last_inbox_entry;
 
   bool operator==(const core_state&) const = default;
   const incident* find(incident_id id) const;
@@ -309,11 +312,26 @@ struct outcome {
   bool ok() const { return refused == refusal::none; }
 };
 
+// On a sharded city: the crews that incidents of the other shards hold, and the shift changes
+// journalled there, as this instance last read those journals. The ranking, an acceptance and a
+// shift change respect them as they respect this shard's own state.
+struct crews_elsewhere {
+  std::map<std::string, incident_id, std::less<>> engaged;  // crew -> incident of another shard
+  std::map<std::string, bool> duty;  // the last shift change of crews whose home is elsewhere
+  bool operator==(const crews_elsewhere&) const = default;
+};
+
 // What the core may consult while deciding. All read-only; the core never changes them.
 struct environment {
   const escalation_policy& policy;
   const storage::registry& registry;
   const geo::crew_finder& crews;
+  // A shard's incidents are numbered from its own base (shard_map.hpp).
+  incident_id first_incident_id = 1;
+  const crews_elsewhere* elsewhere = nullptr;  // null: unsharded
+  // The inbox entry the command came in (another instance sent it): named on the first event
+  // the decision emits, so that recovery knows where the inbox was left.
+  std::string_view inbox_entry = {};
 };
 
 // Decides one command at `now`: applies the resulting events to `state` and returns them with
@@ -339,6 +357,15 @@ bool crew_on_duty(const core_state& state, const storage::registry& registry,
 std::map<std::string, incident_id, std::less<>> crew_engagements(const core_state& state);
 crew_availability availability_of(const core_state& state, const storage::registry& registry,
                                   std::string_view crew_id);
+// The same, with the other shards' engagements and shift changes (env.elsewhere) on top.
+crew_availability availability_of(const core_state& state, const environment& env,
+                                  std::string_view crew_id);
+
+// What a crew's phone must hear of a journalled event, as the deciding instance's effects said
+// it: an offer made (the job, from `state` with the event applied), an offer withdrawn or
+// expired. An instance that only follows the shard's journal pushes these to the crews
+// connected to it. Empty for every other event.
+std::optional<effect> crew_effect_of(const core_state& state, const rescue::v1::Event& e);
 
 // The job as the crew holding the pending offer sees it. Requires `inc.offer`.
 rescue::v1::JobOffer job_offer_for(const incident& inc);
