@@ -110,11 +110,15 @@ struct timeline_read {
 
 }  // namespace
 
-v1::IncidentList incidents_by_urgency(const core::core_state& state) {
+v1::IncidentList incidents_by_urgency(const core::core_state& state,
+                                      const core::core_state* others) {
   std::vector<const core::incident*> order;
-  order.reserve(state.incidents.size());
+  order.reserve(state.incidents.size() + (others ? others->incidents.size() : 0));
   for (const auto& [id, inc] : state.incidents)
     order.push_back(&inc);
+  if (others)
+    for (const auto& [id, inc] : others->incidents)
+      order.push_back(&inc);
   std::stable_sort(order.begin(), order.end(),
                    [](const core::incident* a, const core::incident* b) {
                      const bool a_done = a->closed_at.has_value();
@@ -142,6 +146,8 @@ http::status status_for(core::refusal r) {
     case core::refusal::crew_unavailable:
     case core::refusal::deadline_not_armed:
       return http::status::conflict;
+    case core::refusal::shard_unavailable:
+      return http::status::service_unavailable;
     case core::refusal::invalid_request:
     case core::refusal::none:
       break;
@@ -230,10 +236,8 @@ asio::awaitable<http_response> console_api::session(request_context ctx) {
 }
 
 asio::awaitable<http_response> console_api::list_incidents(request_context ctx) {
-  const v1::IncidentList list = co_await service_.async_read<v1::IncidentList>(
-      [](const core::core_state& state, const geo::crew_index&) {
-        return incidents_by_urgency(state);
-      },
+  const v1::IncidentList list = co_await service_.async_read_city<v1::IncidentList>(
+      [](const city_view& city) { return incidents_by_urgency(city.own, &city.others); },
       asio::use_awaitable);
   co_return json_list_response(ctx.request, list, list.incidents().empty());
 }
@@ -242,15 +246,15 @@ asio::awaitable<http_response> console_api::get_incident(request_context ctx) {
   const auto id = parse_id(ctx);
   if (!id) co_return no_such_incident(ctx);
   std::optional<v1::IncidentView> view =
-      co_await service_.async_read<std::optional<v1::IncidentView>>(
-          [id = *id](const core::core_state& state,
-                     const geo::crew_index&) -> std::optional<v1::IncidentView> {
-            if (const core::incident* inc = state.find(id)) return core::make_view(*inc);
+      co_await service_.async_read_city<std::optional<v1::IncidentView>>(
+          [id = *id](const city_view& city) -> std::optional<v1::IncidentView> {
+            if (const core::incident* inc = city.find(id)) return core::make_view(*inc);
             return std::nullopt;
           },
           asio::use_awaitable);
 
-  storage::journal& journal = service_.journal();
+  // Another shard's incident: its timeline is in that shard's journal.
+  storage::journal& journal = journal_of(*id);
   timeline_read timeline = co_await offload(blocking_, [&journal, id = *id] {
     timeline_read out;
     std::vector<storage::journal_record> records;
@@ -346,12 +350,13 @@ asio::awaitable<http_response> console_api::list_crews(request_context ctx) {
   // Copied on the service's strand, rendered here: the strand decides incidents, it should not
   // spend its time printing a city's worth of crews.
   // Duty and jobs are the core's, positions the index's: both read in one pass on the strand.
-  v1::CrewList list = co_await service_.async_read<v1::CrewList>(
-      [&registry = service_.registry()](const core::core_state& state,
-                                        const geo::crew_index& index) {
+  v1::CrewList list = co_await service_.async_read_city<v1::CrewList>(
+      [](const city_view& city) {
         v1::CrewList out;
-        const auto engaged = core::crew_engagements(state);
-        const geo::crew_table& table = index.table();
+        // One pass over the incidents, not one per crew.
+        auto engaged = core::crew_engagements(city.own);
+        engaged.insert(city.elsewhere.engaged.begin(), city.elsewhere.engaged.end());
+        const geo::crew_table& table = city.crews.table();
         out.mutable_crews()->Reserve(static_cast<int>(table.size()));
         for (const auto& entry : table.crews()) {
           if (!entry.live) continue;
@@ -359,7 +364,7 @@ asio::awaitable<http_response> console_api::list_crews(request_context ctx) {
           crew.set_id(entry.id);
           if (entry.unit != geo::no_slot) crew.set_unit_id(table.unit(entry.unit).id);
           crew.set_licensed(entry.licensed);
-          crew.set_on_duty(core::crew_on_duty(state, registry, entry.id));
+          crew.set_on_duty(city.on_duty(entry.id));
           if (const auto job = engaged.find(entry.id); job != engaged.end()) {
             crew.set_busy(true);
             crew.set_current_incident_id(job->second);

@@ -37,6 +37,27 @@ void crew_hub::on_offer(const core::fx::offer_job& offer) {
   });
 }
 
+void crew_hub::on_offer_elsewhere(const core::fx::offer_job& offer) {
+  v1::CrewServerMessage message;
+  *message.mutable_offer() = offer.job;
+  asio::post(strand_, [this, crew = offer.crew_id, message = std::move(message)]() mutable {
+    push(crew, std::move(message), false);
+  });
+}
+
+void crew_hub::receipted_elsewhere(const std::string& crew_id, core::incident_id incident) {
+  asio::post(strand_, [this, crew_id, incident] {
+    const auto it = crews_.find(crew_id);
+    if (it == crews_.end()) return;
+    auto& pending = it->second.unacknowledged;
+    std::erase_if(pending, [incident](const pending_message& m) {
+      if (!m.offer || m.incident != incident) return false;
+      if (m.receipt_timer) m.receipt_timer->cancel();
+      return true;
+    });
+  });
+}
+
 void crew_hub::on_withdraw(const core::fx::withdraw_job& withdrawal) {
   v1::CrewServerMessage message;
   message.mutable_withdrawn()->set_incident_id(withdrawal.incident);
@@ -55,19 +76,29 @@ void crew_hub::on_withdraw(const core::fx::withdraw_job& withdrawal) {
 }
 
 void crew_hub::reseed_from_service() {
-  service_.async_read<std::vector<core::fx::offer_job>>(
-      [](const core::core_state& state, const geo::crew_index&) { return pending_offers(state); },
-      [this](std::vector<core::fx::offer_job> pending) { reseed(std::move(pending)); });
+  using both = std::pair<std::vector<core::fx::offer_job>, std::vector<core::fx::offer_job>>;
+  service_.async_read_city<both>(
+      [](const city_view& city) {
+        return both{pending_offers(city.own), pending_offers(city.others)};
+      },
+      [this](both pending) { reseed(std::move(pending.first), std::move(pending.second)); });
 }
 
-void crew_hub::reseed(std::vector<core::fx::offer_job> pending) {
-  asio::post(strand_, [this, pending = std::move(pending)]() mutable {
+void crew_hub::reseed(std::vector<core::fx::offer_job> pending,
+                      std::vector<core::fx::offer_job> elsewhere) {
+  asio::post(strand_, [this, pending = std::move(pending),
+                       elsewhere = std::move(elsewhere)]() mutable {
     if (!pending.empty())
       spdlog::info("crew channel: re-pushing {} pending offer(s) after recovery", pending.size());
     for (auto& offer : pending) {
       v1::CrewServerMessage message;
       *message.mutable_offer() = std::move(offer.job);
       push(offer.crew_id, std::move(message));
+    }
+    for (auto& offer : elsewhere) {
+      v1::CrewServerMessage message;
+      *message.mutable_offer() = std::move(offer.job);
+      push(offer.crew_id, std::move(message), false);
     }
   });
 }
@@ -135,6 +166,8 @@ void crew_hub::receipt(const std::string& crew_id, std::uint64_t seq) {
                                 [seq](const pending_message& m) { return m.seq == seq; });
     if (p == pending.end()) return;  // a repeated receipt, or for a message dropped long ago
     if (p->receipt_timer) p->receipt_timer->cancel();
+    // Another shard's offer: its owner holds the SMS fallback (the forwarder skips our own).
+    if (p->offer && forward_receipt_) forward_receipt_(crew_id, p->incident);
     pending.erase(p);
   });
 }
@@ -148,10 +181,9 @@ void crew_hub::notice(const std::string& crew_id, std::string text) {
 }
 
 void crew_hub::send_status(const std::string& crew_id) {
-  service_.async_read<v1::CrewStatus>(
-      [&registry = service_.registry(), crew_id](const core::core_state& state,
-                                                 const geo::crew_index&) {
-        const core::crew_availability a = core::availability_of(state, registry, crew_id);
+  service_.async_read_city<v1::CrewStatus>(
+      [crew_id](const city_view& city) {
+        const core::crew_availability a = city.availability(crew_id);
         v1::CrewStatus status;
         status.set_on_duty(a.on_duty);
         status.set_current_incident_id(a.engaged_on);
@@ -170,7 +202,8 @@ crew_hub::crew_state& crew_hub::state_of(const std::string& crew_id) {
   return it->second;
 }
 
-void crew_hub::push(const std::string& crew_id, v1::CrewServerMessage message) {
+void crew_hub::push(const std::string& crew_id, v1::CrewServerMessage message,
+                    bool watch_receipt) {
   if (stopped_) return;
   auto& st = state_of(crew_id);
   message.set_seq(++st.next_seq);
@@ -180,10 +213,13 @@ void crew_hub::push(const std::string& crew_id, v1::CrewServerMessage message) {
   if (message.has_offer()) {
     p.incident = message.offer().incident_id();
     p.offer = std::make_shared<const v1::JobOffer>(message.offer());
-    p.receipt_timer = std::make_shared<asio::steady_timer>(strand_, config_.crew_receipt_timeout);
-    p.receipt_timer->async_wait([this, crew_id, seq = p.seq](boost::system::error_code ec) {
-      if (!ec) receipt_overdue(crew_id, seq);
-    });
+    if (watch_receipt) {
+      p.receipt_timer =
+          std::make_shared<asio::steady_timer>(strand_, config_.crew_receipt_timeout);
+      p.receipt_timer->async_wait([this, crew_id, seq = p.seq](boost::system::error_code ec) {
+        if (!ec) receipt_overdue(crew_id, seq);
+      });
+    }
   } else if (message.has_withdrawn()) {
     p.incident = message.withdrawn().incident_id();
   } else if (message.has_status()) {

@@ -45,6 +45,7 @@ recovery_report dispatch_service::recover(journal_follower warm) {
   state_ = std::move(rebuilt.state);
   terminal_frames_ = std::move(rebuilt.frames);
   report.open_incidents = state_.incidents.size();
+  report.last_inbox_entry = state_.last_inbox_entry;
   metrics_.open_incidents = static_cast<std::int64_t>(state_.incidents.size());
   const core::time_point t = now();
   for (const auto& [id, inc] : state_.incidents) {
@@ -66,7 +67,70 @@ void dispatch_service::crew_position(std::string crew_id, double lat, double lon
   });
 }
 
-void dispatch_service::submit_on_strand(core::command c, std::function<void(core::outcome)> done) {
+core::crew_availability city_view::availability(std::string_view crew_id) const {
+  return core::availability_of(own, registry, &elsewhere, crew_id);
+}
+
+bool city_view::on_duty(std::string_view crew_id) const {
+  if (const auto it = elsewhere.duty.find(std::string(crew_id)); it != elsewhere.duty.end())
+    return it->second;
+  return core::crew_on_duty(own, registry, crew_id);
+}
+
+void dispatch_service::set_shards(const core::shard_map& map, const core::shard_spec& own,
+                                  shard_forwarder forward) {
+  shards_ = &map;
+  own_ = &own;
+  forward_ = std::move(forward);
+}
+
+void dispatch_service::catch_up_elsewhere(const std::vector<v1::Event>& events) {
+  std::set<core::incident_id> touched;
+  for (const auto& e : events)
+    fold_elsewhere(e, false, touched);
+  refresh_elsewhere();
+}
+
+void dispatch_service::follow_elsewhere(std::vector<v1::Event> events) {
+  asio::post(strand_, [this, events = std::move(events)] {
+    std::set<core::incident_id> touched;
+    for (const auto& e : events)
+      fold_elsewhere(e, true, touched);
+    refresh_elsewhere();
+    if (!channels_.incident_changed) return;
+    for (const core::incident_id id : touched) {
+      if (const core::incident* inc = others_.find(id)) {
+        channels_.incident_changed(core::make_view(*inc), false);
+      } else {
+        v1::IncidentView gone;
+        gone.set_id(id);
+        channels_.incident_changed(gone, true);
+      }
+    }
+  });
+}
+
+void dispatch_service::fold_elsewhere(const v1::Event& e, bool live,
+                                      std::set<core::incident_id>& touched) {
+  core::apply(others_, e);
+  if (e.incident_id() != 0) touched.insert(e.incident_id());
+  if (!live) return;
+  const auto fx = core::crew_effect_of(others_, e);
+  if (!fx) return;
+  if (const auto* o = std::get_if<core::fx::offer_job>(&*fx)) {
+    if (channels_.offer_elsewhere) channels_.offer_elsewhere(*o);
+  } else if (const auto* w = std::get_if<core::fx::withdraw_job>(&*fx)) {
+    if (channels_.withdraw) channels_.withdraw(*w);
+  }
+}
+
+void dispatch_service::refresh_elsewhere() {
+  elsewhere_.engaged = core::crew_engagements(others_);
+  elsewhere_.duty = others_.duty;
+}
+
+void dispatch_service::submit_on_strand(core::command c, std::string inbox_entry,
+                                        std::function<void(core::outcome)> done) {
   pending p;
   p.ticket = next_ticket_++;
   p.received = std::chrono::steady_clock::now();
@@ -115,7 +179,9 @@ void dispatch_service::submit_on_strand(core::command c, std::function<void(core
       metrics_.terminal_seq_backwards_total.fetch_add(1, std::memory_order_relaxed);
   }
 
-  const core::environment env{policy_, registry_, finder(crews_)};
+  const core::environment env{policy_, registry_, finder(crews_),
+                              own_ ? core::shard_map::first_incident_id(*own_) : 1,
+                              own_ ? &elsewhere_ : nullptr, inbox_entry};
   p.out = core::decide(state_, c, now(), env);
   if (!p.out.ok()) metrics_.commands_refused_total.fetch_add(1, std::memory_order_relaxed);
   // Only a decided frame counts as seen: a refused one is decided again when resent.
@@ -279,7 +345,7 @@ void dispatch_service::arm_timer(core::incident_id id, v1::DeadlineKind kind, co
     // Re-armed after this wait completed but before it ran: the newer wait owns the slot.
     if (it == timers_.end() || it->second.generation != generation) return;
     timers_.erase(it);
-    submit_on_strand(core::cmd::deadline_fired{id, kind}, [id, kind](core::outcome out) {
+    submit_on_strand(core::cmd::deadline_fired{id, kind}, {}, [id, kind](core::outcome out) {
       // A deadline cleared in the meantime is refused: nothing to do.
       if (!out.ok() && out.refused != core::refusal::deadline_not_armed)
         spdlog::warn("deadline {} of incident {} refused: {}", v1::DeadlineKind_Name(kind), id,

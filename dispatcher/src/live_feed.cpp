@@ -184,9 +184,9 @@ void live_feed::accept(websocket_upgrade upgrade) {
 void live_feed::join(const std::shared_ptr<client>& c) {
   // The snapshot is taken and the client added in one step on the service's strand, where
   // publish() also runs: no change can fall between the snapshot and the first update.
-  service_.async_read<bool>(
-      [self = shared_from_this(), c](const core::core_state& state, const geo::crew_index&) {
-        const v1::IncidentList list = incidents_by_urgency(state);
+  service_.async_read_city<bool>(
+      [self = shared_from_this(), c](const city_view& city) {
+        const v1::IncidentList list = incidents_by_urgency(city.own, &city.others);
         c->allow_snapshot(static_cast<std::size_t>(list.incidents_size()));
         for (const auto& view : list.incidents())
           c->send(encode(view, false));

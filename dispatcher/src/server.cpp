@@ -24,6 +24,7 @@
 #include "rescue/dispatcher/ops_routes.hpp"
 #include "rescue/dispatcher/outbox.hpp"
 #include "rescue/dispatcher/position_writer.hpp"
+#include "rescue/dispatcher/shard_link.hpp"
 #include "rescue/dispatcher/spawn.hpp"
 #include "rescue/dispatcher/terminal_gateway.hpp"
 #include "rescue/storage/open_storage.hpp"
@@ -55,6 +56,12 @@ std::unique_ptr<storage::registry> load_registry(const server_config& config) {
       imported.registry.units().size(), imported.registry.crews().size(),
       imported.registry.terminals().size(), imported.errors.size());
   return std::make_unique<storage::registry>(std::move(imported.registry));
+}
+
+// The store this instance writes: the city's, or on a sharded city its own shard's.
+std::string own_store(const server_config& config) {
+  return config.shards.empty() ? config.redis_store
+                               : config.redis_store + "." + config.redis_shard;
 }
 
 // SIGINT or SIGTERM while standing by for the store's lease (before the signal set exists).
@@ -99,14 +106,14 @@ storage::redis_lease_config lease_settings(const server_config& config, standby_
       standby.follow();
     return stop_while_standing_by.load();
   };
-  lease.on_waiting = [store = config.redis_store](const std::string& holder,
+  lease.on_waiting = [store = own_store(config)](const std::string& holder,
                                                   std::chrono::milliseconds left) {
     spdlog::info(
         "standing by: store {} is held by {} (its lease has {} ms left); taking over when it "
         "lapses",
         store, holder, left.count());
   };
-  lease.on_acquired = [store = config.redis_store](const std::string& owner,
+  lease.on_acquired = [store = own_store(config)](const std::string& owner,
                                                    const std::string& fence) {
     spdlog::info("holding the lease of store {} as {} (fencing token {})", store, owner, fence);
   };
@@ -120,7 +127,7 @@ storage::redis_lease_config lease_settings(const server_config& config, standby_
   return lease;
 }
 
-storage::opened_storage open_storage(const server_config& config, journal_follower& warm) {
+storage::storage_config storage_settings(const server_config& config) {
   storage::storage_config sc;
   sc.backend = config.storage_backend;
   sc.journal_path = config.journal_path;
@@ -137,6 +144,12 @@ storage::opened_storage open_storage(const server_config& config, journal_follow
   sc.redis.wait_replicas = config.redis_wait_replicas;
   sc.redis.wait_timeout = config.redis_wait_timeout;
   sc.redis.continue_without_replicas = config.redis_continue_without_replicas;
+  sc.redis.store = own_store(config);
+  return sc;
+}
+
+storage::opened_storage open_storage(const server_config& config, journal_follower& warm) {
+  storage::storage_config sc = storage_settings(config);
   standby_follow standby{nullptr, &warm, {}};
   if (sc.backend == "redis") {
     std::error_code ignored;  // a store not created yet: nothing to fold
@@ -234,6 +247,45 @@ server::server(server_config config)
     service_->set_position_listener(
         [this](storage::crew_position p) { positions_->record(std::move(p)); });
   }
+  if (!config_.shards.empty()) {
+    try {
+      shards_ = std::make_unique<core::shard_map>(config_.shards, *registry_);
+    } catch (const std::invalid_argument& e) {
+      throw std::runtime_error(std::string("[[storage.shards]]: ") + e.what());
+    }
+    const core::shard_spec& own = *shards_->by_name(config_.redis_shard);
+    std::map<std::string, std::unique_ptr<storage::journal>> journals;
+    for (const auto& s : shards_->shards()) {
+      if (&s == &own) continue;
+      storage::storage_config sc = storage_settings(config_);
+      sc.redis.store = config_.redis_store + "." + s.name;
+      std::error_code ec;
+      auto reader = storage::open_journal_reader(sc, ec);
+      // A shard whose owner never started has no journal yet: followed from its first record.
+      if (ec == std::errc::no_such_file_or_directory) {
+        ec.clear();
+        reader = storage::open_journal_reader(sc, ec, true);
+      }
+      if (!reader)
+        throw std::runtime_error("cannot read the journal of shard " + s.name + ": " +
+                                 ec.message());
+      journals.emplace(s.name, std::move(reader));
+    }
+    shard_link_config lc;
+    lc.redis_host = config_.redis_host;
+    lc.redis_port = config_.redis_port;
+    lc.redis_cluster_nodes = config_.redis_cluster_nodes;
+    lc.redis_password = config_.redis_password;
+    lc.city = config_.redis_store;
+    lc.instance = config_.redis_instance.empty() ? own_store(config_) : config_.redis_instance;
+    lc.wait_replicas = config_.redis_wait_replicas;
+    lc.wait_timeout = config_.redis_wait_timeout;
+    lc.continue_without_replicas = config_.redis_continue_without_replicas;
+    link_ = std::make_unique<shard_link>(lc, *shards_, own, *service_, std::move(journals));
+    service_->set_shards(*shards_, own, link_->forwarder());
+    spdlog::info("sharded city {}: deciding shard {} (incidents from {}) of {}", config_.redis_store,
+                 own.name, core::shard_map::first_incident_id(own), shards_->shards().size());
+  }
   service_->set_fatal_handler([](std::error_code ec) {
     spdlog::critical("stopping at once: the journal failed ({}); restart recovers from it",
                      ec.message());
@@ -249,6 +301,8 @@ server::server(server_config config)
   spdlog::info("recovered {} journal events: {} incidents open, {} deadlines re-armed ({} overdue)",
                report.events, report.open_incidents, report.deadlines_rearmed,
                report.deadlines_overdue);
+  inbox_after_ = report.last_inbox_entry;
+  if (link_) link_->catch_up();
 
   outbox_config oc;
   oc.retry_initial = config_.webhook_retry_initial;
@@ -258,6 +312,15 @@ server::server(server_config config)
   crews_ = std::make_unique<crew_hub>(io_, config_, *service_, *outbox_, *metrics_, credentials_);
   fire_ = std::make_unique<fire_routes>(config_, *service_, *outbox_);
   console_ = std::make_unique<console_api>(*service_);
+  if (link_) {
+    console_->set_journal_of([link = link_.get()](core::incident_id id) { return link->journal_of(id); });
+    crews_->set_receipt_forwarder([link = link_.get()](const std::string& crew, core::incident_id id) {
+      link->forward_receipt(crew, id);
+    });
+    link_->set_receipt_handler([hub = crews_.get()](const std::string& crew, core::incident_id id) {
+      hub->receipted_elsewhere(crew, id);
+    });
+  }
   live_ = std::make_shared<live_feed>(*service_, *metrics_);
   ops_ = std::make_unique<ops_routes>(*service_, *metrics_);
   // The files are open now: what is left of the open-file limit is shared out, the console port
@@ -280,6 +343,7 @@ server::server(server_config config)
 
   service_->set_channels(dispatch_channels{
       [this](const core::fx::offer_job& o) { crews_->on_offer(o); },
+      [this](const core::fx::offer_job& o) { crews_->on_offer_elsewhere(o); },
       [this](const core::fx::withdraw_job& w) { crews_->on_withdraw(w); },
       [this](const core::fx::notify_fire& f, const rescue::v1::IncidentView& v) {
         fire_->on_escalation(f, v);
@@ -322,6 +386,7 @@ server_ports server::start() {
   outbox_->start();
   // Offers that were pending when the server stopped go out again to the phones.
   crews_->reseed_from_service();
+  if (link_) link_->start(inbox_after_);
   ports.http = http_->start();
   ports.terminal = terminals_->start();
   signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
@@ -396,6 +461,8 @@ void server::stop() {
     closer_ = std::thread([this] {
       // The last second of positions, so the next start finds every crew where it was.
       if (positions_) positions_->close();
+      // Nothing more from the inbox: what it held and was not journalled stays there.
+      if (link_) link_->stop();
       journal_->close();
       // The grace period lets the effects' own posts (a last crew push) land before the loop
       // stops; a last escalation's fire call was stored with it.

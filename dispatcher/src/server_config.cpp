@@ -87,6 +87,37 @@ server_config parse_server_config(std::string_view toml_text, std::string_view s
     c.redis_instance = t.string("redis_instance", c.redis_instance);
     if (c.redis_instance.size() > 128)
       t.fail("redis_instance", "an instance name is at most 128 characters");
+    c.redis_shard = t.string("redis_shard", c.redis_shard);
+    if (const toml::node* shards = t.get("shards")) {
+      const toml::array* list = shards->as_array();
+      if (!list) t.fail("shards", "an array of tables ([[storage.shards]])");
+      for (std::size_t i = 0; i < list->size(); ++i) {
+        const toml::table* table = list->get(i)->as_table();
+        const std::string name = "storage.shards[" + std::to_string(i) + "]";
+        if (!table) t.fail("shards", name + " is not a table");
+        toml_table_reader s(table, source, name);
+        core::shard_spec spec;
+        spec.name = s.string("name", "");
+        if (spec.name.empty() || !storage::valid_redis_store_name(c.redis_store + "." + spec.name))
+          s.fail("name", "a shard name is letters, digits, '-', '_' or '.'");
+        spec.number = static_cast<std::uint32_t>(
+            s.integer("number", 0, 1, static_cast<std::int64_t>(core::max_shard_number)));
+        spec.districts = s.strings("districts", {});
+        if (spec.districts.empty())
+          s.fail("districts", "list the shard's 6-digit district codes, or \"*\" for the rest");
+        s.finish();
+        c.shards.push_back(std::move(spec));
+      }
+    }
+    if (!c.shards.empty()) {
+      if (c.storage_backend != "redis")
+        t.fail("shards", "shards need backend = \"redis\" (every instance shares the city)");
+      const auto own = std::ranges::find(c.shards, c.redis_shard, &core::shard_spec::name);
+      if (own == c.shards.end())
+        t.fail("redis_shard", "name the shard this instance decides, one of [[storage.shards]]");
+    } else if (!c.redis_shard.empty()) {
+      t.fail("redis_shard", "there are no [[storage.shards]] to choose from");
+    }
     t.finish();
   }
   {

@@ -252,15 +252,14 @@ crew_availability availability_of(const core_state& state, const storage::regist
   return a;
 }
 
-crew_availability availability_of(const core_state& state, const environment& env,
-                                  std::string_view crew_id) {
-  crew_availability a = availability_of(state, env.registry, crew_id);
-  if (!env.elsewhere) return a;
-  if (const auto it = env.elsewhere->duty.find(std::string(crew_id));
-      it != env.elsewhere->duty.end())
+crew_availability availability_of(const core_state& state, const storage::registry& registry,
+                                  const crews_elsewhere* elsewhere, std::string_view crew_id) {
+  crew_availability a = availability_of(state, registry, crew_id);
+  if (!elsewhere) return a;
+  if (const auto it = elsewhere->duty.find(std::string(crew_id)); it != elsewhere->duty.end())
     a.on_duty = it->second;
   if (a.engaged_on == 0)
-    if (const auto it = env.elsewhere->engaged.find(crew_id); it != env.elsewhere->engaged.end())
+    if (const auto it = elsewhere->engaged.find(crew_id); it != elsewhere->engaged.end())
       a.engaged_on = it->second;
   return a;
 }

@@ -91,11 +91,13 @@ std::unique_ptr<journal> open_journal_for_audit(const std::string& location, std
   return sqlite_journal::open(c, ec);
 }
 
-std::unique_ptr<journal> open_journal_reader(const storage_config& config, std::error_code& ec) {
+std::unique_ptr<journal> open_journal_reader(const storage_config& config, std::error_code& ec,
+                                             bool create_missing) {
   ec.clear();
   if (config.backend == "redis") {
     journal_writer_config jc;
     jc.read_only = true;
+    jc.create_missing = create_missing;
     return open_redis_journal(config.redis, jc, ec);
   }
   if (config.backend == "sqlite") {

@@ -144,10 +144,11 @@ std::string random_token() {
 
 class redis_journal_backend final : public journal_backend {
  public:
-  redis_journal_backend(const redis_store_config& config, bool read_only)
+  redis_journal_backend(const redis_store_config& config, bool read_only, bool create_missing)
       : config_(config),
         keys_(config.store),
         read_only_(read_only),
+        create_missing_(create_missing),
         writer_(config.endpoint, keys_.slot),
         readers_(config.endpoint, keys_.slot),
         token_prefix_(random_token()) {}
@@ -156,7 +157,7 @@ class redis_journal_backend final : public journal_backend {
   std::error_code prepare() {
     auto c = readers_.take();
     redis_reply r;
-    if (!read_only_) {
+    if (!read_only_ || create_missing_) {
       if (auto ec = c->query({"HSETNX", keys_.meta, "layout", "1"}, r)) return note(ec, *c);
     }
     if (auto ec = c->query({"HGET", keys_.meta, "layout"}, r)) return note(ec, *c);
@@ -399,6 +400,7 @@ class redis_journal_backend final : public journal_backend {
   redis_store_config config_;
   redis_keys keys_;
   bool read_only_;
+  bool create_missing_;
   redis_connection writer_;  // the writer thread's own
   redis_pool readers_;
   std::string token_prefix_;
@@ -596,7 +598,8 @@ std::unique_ptr<journal_writer> open_redis_journal(const redis_store_config& con
     ec = std::make_error_code(std::errc::invalid_argument);
     return nullptr;
   }
-  auto backend = std::make_unique<redis_journal_backend>(config, writer.read_only);
+  auto backend = std::make_unique<redis_journal_backend>(config, writer.read_only,
+                                                         writer.create_missing);
   if ((ec = backend->prepare())) return nullptr;
   return journal_writer::open(std::move(backend), writer, ec);
 }

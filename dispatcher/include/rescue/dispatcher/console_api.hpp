@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 
 #include <boost/asio/awaitable.hpp>
@@ -16,7 +17,8 @@ namespace rescue::dispatcher {
 
 // Every incident in memory, most urgent first: the active ones by their arrival target (least
 // time left first), then those already closed and waiting for the follow-up call.
-rescue::v1::IncidentList incidents_by_urgency(const core::core_state& state);
+rescue::v1::IncidentList incidents_by_urgency(const core::core_state& state,
+                                              const core::core_state* others = nullptr);
 
 // HTTP status for a refused command: 404 for unknown things, 409 for a conflict with the
 // incident's state, 400 for an invalid request.
@@ -37,6 +39,12 @@ class console_api {
   // Waits for blocking work in flight; call after the io_context stopped.
   void join();
 
+  // A sharded city: the journal that holds an incident's timeline (another shard's, read-only).
+  // Null answers mean the service's own. Set before serving; the journals outlive the API.
+  void set_journal_of(std::function<storage::journal*(core::incident_id)> journal_of) {
+    journal_of_ = std::move(journal_of);
+  }
+
  private:
   asio::awaitable<http_response> list_incidents(request_context ctx);
   asio::awaitable<http_response> get_incident(request_context ctx);
@@ -51,7 +59,13 @@ class console_api {
   asio::awaitable<http_response> submit(const http_request& request, core::command c,
                                         http::status success);
 
+  storage::journal& journal_of(core::incident_id id) {
+    storage::journal* j = journal_of_ ? journal_of_(id) : nullptr;
+    return j ? *j : service_.journal();
+  }
+
   dispatch_service& service_;
+  std::function<storage::journal*(core::incident_id)> journal_of_;
   asio::thread_pool blocking_;
   std::atomic<bool> verifying_{false};
   const rescue::v1::DistrictList districts_;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -46,12 +47,24 @@ class crew_hub {
   // durable; they only post to the hub's strand.
   void on_offer(const core::fx::offer_job& offer);
   void on_withdraw(const core::fx::withdraw_job& withdrawal);
+  // dispatch_channels.offer_elsewhere: another shard's offer, for the crew if it is connected
+  // here. No receipt timer: the SMS fallback is the owner's, told of the receipt (below).
+  void on_offer_elsewhere(const core::fx::offer_job& offer);
+
+  // A sharded city: a receipt of another shard's offer is passed to its owner through this.
+  void set_receipt_forwarder(std::function<void(const std::string&, core::incident_id)> f) {
+    forward_receipt_ = std::move(f);
+  }
+  // The crew receipted this shard's offer on another instance: no SMS, nothing to resend.
+  void receipted_elsewhere(const std::string& crew_id, core::incident_id incident);
 
   // After dispatch_service::recover(): reads the offers still pending in the core and pushes
   // them again (new sequence numbers, receipt timers re-armed). Sequence numbers start at the
   // hub's start time in milliseconds, so they keep increasing across restarts.
   void reseed_from_service();
-  void reseed(std::vector<core::fx::offer_job> pending);
+  // `elsewhere`: offers of the other shards, pushed without a receipt timer.
+  void reseed(std::vector<core::fx::offer_job> pending,
+              std::vector<core::fx::offer_job> elsewhere = {});
   // The JobOffer of every incident whose offer is still open, as the core made it.
   static std::vector<core::fx::offer_job> pending_offers(const core::core_state& state);
 
@@ -94,7 +107,9 @@ class crew_hub {
 
   // On the strand.
   crew_state& state_of(const std::string& crew_id);
-  void push(const std::string& crew_id, rescue::v1::CrewServerMessage message);
+  // An offer gets a receipt timer (the SMS fallback) unless `watch_receipt` is false.
+  void push(const std::string& crew_id, rescue::v1::CrewServerMessage message,
+            bool watch_receipt = true);
   void receipt_overdue(const std::string& crew_id, std::uint64_t seq);
   void send_sms(const std::string& crew_id, std::uint64_t seq, const rescue::v1::JobOffer& offer);
 
@@ -107,6 +122,7 @@ class crew_hub {
   asio::strand<asio::io_context::executor_type> strand_;
   const std::uint64_t seq_base_;
   std::unordered_map<std::string, crew_state> crews_;  // on the strand
+  std::function<void(const std::string&, core::incident_id)> forward_receipt_;
   bool stopped_ = false;
 };
 

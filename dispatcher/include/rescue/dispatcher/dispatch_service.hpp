@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -23,6 +24,7 @@
 #include <boost/asio/strand.hpp>
 
 #include "rescue/core/incident_core.hpp"
+#include "rescue/core/shard_map.hpp"
 #include "rescue/core/terminal_frames.hpp"
 #include "rescue/dispatcher/journal_replay.hpp"
 #include "rescue/dispatcher/metrics.hpp"
@@ -38,6 +40,9 @@ namespace asio = boost::asio;
 // post to your own strand.
 struct dispatch_channels {
   std::function<void(const core::fx::offer_job&)> offer;
+  // An offer another shard's owner made, as this instance read it in that shard's journal: for
+  // the crew if it is connected here (the owner keeps the receipt timer and the SMS fallback).
+  std::function<void(const core::fx::offer_job&)> offer_elsewhere;
   std::function<void(const core::fx::withdraw_job&)> withdraw;
   std::function<void(const core::fx::notify_fire&, const rescue::v1::IncidentView&)> fire;
   // `removed` when the incident left memory (cancelled, or followed up).
@@ -56,7 +61,30 @@ struct recovery_report {
   std::size_t deadlines_overdue = 0;  // passed while the server was down: fired at once
   std::uint64_t warm_events = 0;      // of `events`, folded before the recovery (a warm standby)
   bool warm_discarded = false;        // the warm fold no longer matched the journal: replayed anew
+  std::string last_inbox_entry;       // sharded: where this shard's inbox was left
 };
+
+// What a console or crew read sees, on the service's strand: this shard's state and, on a
+// sharded city, every other shard's as this instance follows their journals.
+struct city_view {
+  const core::core_state& own;     // unsharded: the whole city
+  const core::core_state& others;  // the other shards' incidents and shift changes
+  const core::crews_elsewhere& elsewhere;
+  const geo::crew_index& crews;
+  const storage::registry& registry;
+
+  const core::incident* find(core::incident_id id) const {
+    if (const auto* inc = own.find(id)) return inc;
+    return others.find(id);
+  }
+  core::crew_availability availability(std::string_view crew_id) const;
+  bool on_duty(std::string_view crew_id) const;
+};
+
+// Sends a command to the owner of `target` (the shard's inbox) and completes with its outcome,
+// from any thread.
+using shard_forwarder = std::function<void(const core::shard_spec& target, core::command c,
+                                           std::function<void(core::outcome)> done)>;
 
 class dispatch_service {
  public:
@@ -71,6 +99,26 @@ class dispatch_service {
 
   void set_channels(dispatch_channels channels) { channels_ = std::move(channels); }
 
+  // A sharded city: this service decides shard `own` of `map`; a command for another shard goes
+  // to `forward`. Set before recover(); both must outlive the service.
+  void set_shards(const core::shard_map& map, const core::shard_spec& own, shard_forwarder forward);
+  const core::shard_map* shards() const { return shards_; }
+  const core::shard_spec* own_shard() const { return own_; }
+  // Null when `c` is this service's to decide.
+  const core::shard_spec* shard_elsewhere(const core::command& c) const {
+    if (!shards_) return nullptr;
+    const core::shard_spec* target = shards_->route(c);
+    return target && target != own_ ? target : nullptr;
+  }
+
+  // Folds the other shards' journals as far as they are now, before serving (like recover()):
+  // no crew is told anything, no console hears of it. From the thread that runs nothing else.
+  void catch_up_elsewhere(const std::vector<rescue::v1::Event>& events);
+  // Folds what the other shards' owners appended since (each shard's events in their order):
+  // the console hears of every incident they touch, crews connected here of their offers, and
+  // the ranking of the crews they hold. Thread-safe.
+  void follow_elsewhere(std::vector<rescue::v1::Event> events);
+
   // A fatal journal failure: the in-memory state may be ahead of the durable one, so the
   // process must stop and recover from the journal. Called on the strand.
   void set_fatal_handler(std::function<void(std::error_code)> h) { on_fatal_ = std::move(h); }
@@ -83,24 +131,32 @@ class dispatch_service {
 
   // Decides `c`; completes with the outcome after its events are durable (at once when
   // refused). Outcomes complete in submission order, effects run before the completion.
+  // On a sharded city a command for another shard goes to its owner (set_shards).
   template <class Token>
   auto async_submit(core::command c, Token&& token) {
-    return asio::async_initiate<Token, void(core::outcome)>(
-        [this](auto handler, core::command c) {
-          auto ex = asio::get_associated_executor(handler, strand_);
-          auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-          asio::post(strand_, [this, c = std::move(c), shared, ex]() mutable {
-            submit_on_strand(std::move(c), [shared, ex](core::outcome out) {
-              asio::post(ex,
-                         [shared, out = std::move(out)]() mutable { (*shared)(std::move(out)); });
-            });
-          });
+    return async_submit_tagged(std::move(c), std::string(), std::forward<Token>(token));
+  }
+
+  // A command of this shard that came through its inbox as entry `entry`: decided as any other,
+  // its first event naming the entry (core::environment::inbox_entry).
+  template <class Token>
+  auto async_submit_from_inbox(core::command c, std::string entry, Token&& token) {
+    return async_submit_tagged(std::move(c), std::move(entry), std::forward<Token>(token));
+  }
+
+  // Runs `read(const city_view&)` on the strand and completes with its result: what consoles
+  // and crews see of the whole city.
+  template <class Result, class Read, class Token>
+  auto async_read_city(Read read, Token&& token) {
+    return async_read<Result>(
+        [this, read = std::move(read)](const core::core_state&, const geo::crew_index&) {
+          return read(view());
         },
-        token, std::move(c));
+        std::forward<Token>(token));
   }
 
   // Runs `read(const core_state&, const geo::crew_index&)` on the strand and completes with its
-  // result: the read side for the console.
+  // result: this shard's state alone.
   template <class Result, class Read, class Token>
   auto async_read(Read read, Token&& token) {
     return asio::async_initiate<Token, void(Result)>(
@@ -139,6 +195,28 @@ class dispatch_service {
   static core::time_point now();
 
  private:
+  template <class Token>
+  auto async_submit_tagged(core::command c, std::string entry, Token&& token) {
+    return asio::async_initiate<Token, void(core::outcome)>(
+        [this](auto handler, core::command c, std::string entry) {
+          auto ex = asio::get_associated_executor(handler, strand_);
+          auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+          auto complete = [shared, ex](core::outcome out) {
+            asio::post(ex, [shared, out = std::move(out)]() mutable { (*shared)(std::move(out)); });
+          };
+          if (const core::shard_spec* target = shard_elsewhere(c); target && forward_) {
+            forward_(*target, std::move(c), std::move(complete));
+            return;
+          }
+          asio::post(strand_, [this, c = std::move(c), entry = std::move(entry),
+                               complete = std::move(complete)]() mutable {
+            submit_on_strand(std::move(c), std::move(entry), std::move(complete));
+          });
+        },
+        token, std::move(c), std::move(entry));
+  }
+
+  city_view view() const { return {state_, others_, elsewhere_, crews_, registry_}; }
   struct pending {
     std::uint64_t ticket = 0;
     core::outcome out;
@@ -147,7 +225,10 @@ class dispatch_service {
     bool durable = false;
   };
 
-  void submit_on_strand(core::command c, std::function<void(core::outcome)> done);
+  void submit_on_strand(core::command c, std::string inbox_entry,
+                        std::function<void(core::outcome)> done);
+  void fold_elsewhere(const rescue::v1::Event& e, bool live, std::set<core::incident_id>& touched);
+  void refresh_elsewhere();
   // The outbox messages an outcome's effects cause, stored with its events.
   std::vector<storage::outbox_message> outbox_messages(const core::outcome& out) const;
   void on_durable(std::uint64_t ticket, std::error_code ec);
@@ -171,6 +252,12 @@ class dispatch_service {
   std::function<void()> on_drained_;  // until the queue is empty
 
   core::core_state state_;
+  // Sharded: the other shards, folded from their journals (their incident ids never meet ours).
+  const core::shard_map* shards_ = nullptr;
+  const core::shard_spec* own_ = nullptr;
+  shard_forwarder forward_;
+  core::core_state others_;
+  core::crews_elsewhere elsewhere_;
   std::deque<pending> queue_;
   std::uint64_t next_ticket_ = 1;
   struct deadline_timer {

@@ -28,6 +28,7 @@ namespace rescue::dispatcher {
 class dispatch_service;
 class outbox;
 class position_writer;
+class shard_link;
 class crew_hub;
 class fire_routes;
 class console_api;
@@ -88,6 +89,10 @@ class server {
   std::unique_ptr<storage::crew_position_store> positions_store_;
   std::unique_ptr<position_writer> positions_;
   std::unique_ptr<dispatch_service> service_;
+  // A sharded city: the shards, and the ties to the others' inboxes and journals.
+  std::unique_ptr<core::shard_map> shards_;
+  std::unique_ptr<shard_link> link_;
+  std::string inbox_after_;  // the own inbox's last entry the journal names
   std::unique_ptr<outbox> outbox_;
   std::unique_ptr<crew_hub> crews_;
   std::unique_ptr<fire_routes> fire_;

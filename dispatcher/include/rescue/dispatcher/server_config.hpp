@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "rescue/core/escalation_policy.hpp"
+#include "rescue/core/shard_map.hpp"
 #include "rescue/dispatcher/tls_config.hpp"
 #include "rescue/geo/ranking_config.hpp"
 
@@ -65,6 +66,10 @@ struct server_config {
   // started on it stands by, opening no port, until the lease lapses or is given back.
   std::chrono::milliseconds redis_lease{5000};
   std::string redis_instance;  // this instance's name in the lease; empty: "host:pid"
+  // A sharded city ([[storage.shards]], Redis only): the districts of each shard, and the shard
+  // this instance decides (its store is "<redis_store>.<redis_shard>"). Empty: one store.
+  std::vector<core::shard_spec> shards;
+  std::string redis_shard;
 
   // [registry]
   std::filesystem::path registry_dir = "tests/data/chongqing-sample";

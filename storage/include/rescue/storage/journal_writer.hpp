@@ -28,6 +28,9 @@ struct journal_writer_config {
   // Reading only (audit tools): no writer thread, append fails with journal_errc::closed, and
   // last_seq() asks the backend each time, since someone else may be writing.
   bool read_only = false;
+  // A reader that finds no store creates its empty layout (Redis): an instance of a sharded
+  // city follows a shard whose owner has not started yet.
+  bool create_missing = false;
 };
 
 class journal_writer : public journal {

@@ -298,6 +298,9 @@ enum class refusal {
   already_at_top_level,
   deadline_not_armed,
   invalid_request,
+  // Not decided: the shard's owner could not be reached, or did not answer in time (a command
+  // sent through the inbox may still be decided later). Never a decision of the core.
+  shard_unavailable,
 };
 
 std::string_view to_string(refusal r);
@@ -357,9 +360,9 @@ bool crew_on_duty(const core_state& state, const storage::registry& registry,
 std::map<std::string, incident_id, std::less<>> crew_engagements(const core_state& state);
 crew_availability availability_of(const core_state& state, const storage::registry& registry,
                                   std::string_view crew_id);
-// The same, with the other shards' engagements and shift changes (env.elsewhere) on top.
-crew_availability availability_of(const core_state& state, const environment& env,
-                                  std::string_view crew_id);
+// The same, with the other shards' engagements and shift changes on top (none when null).
+crew_availability availability_of(const core_state& state, const storage::registry& registry,
+                                  const crews_elsewhere* elsewhere, std::string_view crew_id);
 
 // What a crew's phone must hear of a journalled event, as the deciding instance's effects said
 // it: an offer made (the job, from `state` with the event applied), an offer withdrawn or

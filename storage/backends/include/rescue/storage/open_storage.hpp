@@ -52,8 +52,10 @@ std::unique_ptr<journal> open_journal_for_audit(const std::string& location, std
 
 // The configured backend's journal, opened for reading only (as open_journal_for_audit): a
 // standby follows the journal with it while another instance writes. A store that does not
-// exist yet fails with std::errc::no_such_file_or_directory.
-std::unique_ptr<journal> open_journal_reader(const storage_config& config, std::error_code& ec);
+// exist yet fails with std::errc::no_such_file_or_directory, unless `create_missing` (Redis:
+// the empty store is made, for a shard whose owner has not started yet).
+std::unique_ptr<journal> open_journal_reader(const storage_config& config, std::error_code& ec,
+                                             bool create_missing = false);
 
 // The names open_storage accepts, in the order the documentation lists them.
 const std::vector<std::string>& storage_backends();

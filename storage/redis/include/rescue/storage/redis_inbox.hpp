@@ -30,17 +30,19 @@ std::string redis_reply_key(std::string_view city, std::string_view instance);
 // Stream ids compared as numbers ("<ms>-<n>"); an id that does not parse sorts first.
 bool redis_stream_id_less(std::string_view a, std::string_view b);
 
+struct redis_stream_durability {
+  int wait_replicas = 0;
+  std::chrono::milliseconds wait_timeout{1000};
+  // As redis_store_config: with fewer replicas online than asked for, wait for those there are.
+  bool continue_without_replicas = true;
+};
+
 class redis_stream {
  public:
-  struct durability {
-    int wait_replicas = 0;
-    std::chrono::milliseconds wait_timeout{1000};
-    // As redis_store_config: with fewer replicas online than asked for, wait for those there are.
-    bool continue_without_replicas = true;
-  };
+  using durability = redis_stream_durability;
 
   // `max_len`: entries kept (approximately, XADD MAXLEN ~); 0 keeps every entry until trim().
-  redis_stream(redis_endpoint endpoint, std::string key, durability d = {},
+  redis_stream(redis_endpoint endpoint, std::string key, durability d = durability(),
                std::size_t max_len = 0);
 
   // Appends one entry; with `durable`, returns only once it is as durable as configured.
