@@ -59,10 +59,10 @@ recovery_report dispatch_service::recover(journal_follower warm) {
 }
 
 void dispatch_service::crew_position(std::string crew_id, double lat, double lon,
-                                     std::int64_t at_ms) {
-  asio::post(strand_, [this, crew_id = std::move(crew_id), lat, lon, at_ms]() mutable {
+                                     std::int64_t at_ms, bool local) {
+  asio::post(strand_, [this, crew_id = std::move(crew_id), lat, lon, at_ms, local]() mutable {
     if (crews_.move(crew_id, geo::lat_lon{lat, lon}, at_ms) == geo::crew_update::applied &&
-        on_position_)
+        local && on_position_)
       on_position_(storage::crew_position{std::move(crew_id), lat, lon, at_ms});
   });
 }

@@ -244,8 +244,6 @@ server::server(server_config config)
   if (positions_store_) {
     positions_ = std::make_unique<position_writer>(*positions_store_, *metrics_,
                                                    config_.positions_flush_every);
-    service_->set_position_listener(
-        [this](storage::crew_position p) { positions_->record(std::move(p)); });
   }
   if (!config_.shards.empty()) {
     try {
@@ -286,6 +284,12 @@ server::server(server_config config)
     spdlog::info("sharded city {}: deciding shard {} (incidents from {}) of {}", config_.redis_store,
                  own.name, core::shard_map::first_incident_id(own), shards_->shards().size());
   }
+  // Pings taken in here: into this instance's store and, on a sharded city, onto the position
+  // stream for the other instances.
+  service_->set_position_listener([this](storage::crew_position p) {
+    if (link_) link_->publish_position(p.crew_id, p.lat, p.lon, p.at_ms);
+    if (positions_) positions_->record(std::move(p));
+  });
   service_->set_fatal_handler([](std::error_code ec) {
     spdlog::critical("stopping at once: the journal failed ({}); restart recovers from it",
                      ec.message());

@@ -70,11 +70,16 @@ struct shard_link::impl {
   std::function<void(const std::string&, core::incident_id)> on_receipt;
   std::map<std::string, std::uint64_t> followed_seq;  // by shard: the last record folded
 
+  std::mutex positions_mu;
+  std::condition_variable positions_cv;
+  v1::PositionBatch positions;  // not yet published
+  std::string positions_key;
+
   asio::thread_pool senders{2};
   std::atomic<bool> stopping{false};
   std::mutex stop_mu;
   std::condition_variable stop_cv;
-  std::thread inbox_thread, reply_thread, follow_thread;
+  std::thread inbox_thread, reply_thread, follow_thread, positions_thread;
 
   impl(shard_link_config c, const core::shard_map& m, const core::shard_spec& o,
        dispatch_service& s, std::map<std::string, std::unique_ptr<storage::journal>> j)
@@ -85,6 +90,8 @@ struct shard_link::impl {
     endpoint.password = config.redis_password;
     durability = {config.wait_replicas, config.wait_timeout, config.continue_without_replicas};
     reply_key = storage::redis_reply_key(config.city, config.instance);
+    positions_key = "rescue:{" + config.city + ".positions}:stream";
+    positions.set_instance(config.instance);
     for (const auto& s : map.shards())
       if (&s != &own)
         inboxes.emplace(s.name, std::make_unique<outlet>(
@@ -325,6 +332,52 @@ struct shard_link::impl {
     }
   }
 
+  // ---- the city's position stream ----
+
+  void publish_position(const std::string& crew_id, double lat, double lon, std::int64_t at_ms) {
+    std::lock_guard lock(positions_mu);
+    // A phone that reports faster than the stream is written keeps only its newest fix.
+    constexpr int max_batch = 20'000;
+    if (positions.fixes_size() >= max_batch) return;
+    auto* fix = positions.add_fixes();
+    fix->set_crew_id(crew_id);
+    fix->set_lat(lat);
+    fix->set_lon(lon);
+    fix->set_at_ms(at_ms);
+  }
+
+  void write_positions() {
+    // Positions are not acknowledged to anyone: a lost batch is the next ping's to repair.
+    storage::redis_stream stream(endpoint, positions_key, {}, 10'000);
+    while (!pause(std::chrono::milliseconds(100))) {
+      v1::PositionBatch batch;
+      {
+        std::lock_guard lock(positions_mu);
+        if (positions.fixes_size() == 0) continue;
+        batch.Swap(&positions);
+        positions.set_instance(config.instance);
+      }
+      std::string id;
+      if (const auto ec = stream.append(batch.SerializeAsString(), false, id))
+        spdlog::warn("shards: cannot publish {} crew position(s): {}", batch.fixes_size(),
+                     ec.message());
+    }
+  }
+
+  // Positions the other instances took in, into this one's crew index.
+  bool read_positions(storage::redis_stream& stream, std::string& after) {
+    std::vector<storage::redis_stream_entry> entries;
+    if (stream.read_after(after, 64, std::chrono::milliseconds(0), entries)) return false;
+    for (const auto& e : entries) {
+      after = e.id;
+      v1::PositionBatch batch;
+      if (!batch.ParseFromString(e.payload) || batch.instance() == config.instance) continue;
+      for (const auto& f : batch.fixes())
+        service.crew_position(f.crew_id(), f.lat(), f.lon(), f.at_ms(), false);
+    }
+    return !entries.empty();
+  }
+
   // ---- the other shards' journals ----
 
   static bool read_events(storage::journal& j, std::uint64_t after, std::uint64_t& last,
@@ -365,8 +418,10 @@ struct shard_link::impl {
 
   void follow() {
     std::map<std::string, std::string> failing;
+    storage::redis_stream position_stream(endpoint, positions_key);
+    std::string positions_after = "0-0";
     while (!stopping) {
-      bool any = false;
+      bool any = read_positions(position_stream, positions_after);
       for (auto& [name, j] : journals) {
         std::vector<v1::Event> events;
         std::string error;
@@ -427,6 +482,12 @@ void shard_link::start(std::string after) {
   impl_->inbox_thread = std::thread([this, after = std::move(after)] { impl_->read_inbox(after); });
   impl_->reply_thread = std::thread([this] { impl_->read_replies(); });
   impl_->follow_thread = std::thread([this] { impl_->follow(); });
+  impl_->positions_thread = std::thread([this] { impl_->write_positions(); });
+}
+
+void shard_link::publish_position(const std::string& crew_id, double lat, double lon,
+                                  std::int64_t at_ms) {
+  impl_->publish_position(crew_id, lat, lon, at_ms);
 }
 
 void shard_link::stop() {
@@ -435,7 +496,8 @@ void shard_link::stop() {
     if (impl_->stopping.exchange(true)) return;
   }
   impl_->stop_cv.notify_all();
-  for (auto* t : {&impl_->inbox_thread, &impl_->reply_thread, &impl_->follow_thread})
+  for (auto* t : {&impl_->inbox_thread, &impl_->reply_thread, &impl_->follow_thread,
+                  &impl_->positions_thread})
     if (t->joinable()) t->join();
   impl_->senders.join();
 }

@@ -1047,7 +1047,10 @@ Message parse_json(const http_reply& reply) {
 
 e2e_world::e2e_world(server_options options) : dir_(make_temp_dir()), options_(std::move(options)) {
   if (options_.tls_http) tls_ = client_tls{options_.tls_ca, {}, {}};
-  city::write(dir_ / "city");
+  if (options_.write_registry)
+    options_.write_registry(dir_ / "city");
+  else
+    city::write(dir_ / "city");
   terminal_port_ = pick_free_port();
   http_port_ = pick_free_port();
   while (http_port_ == terminal_port_)

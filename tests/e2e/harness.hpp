@@ -115,6 +115,8 @@ struct server_options {
   bool wait_healthy = true;
   // RLIMIT_NOFILE (soft and hard) of the server process; 0 keeps the test's own.
   unsigned nofile_limit = 0;
+  // Writes the registry CSV files into the directory given; empty: city::write.
+  std::function<void(const fs::path&)> write_registry;
 };
 
 // The client side of TLS: the CA the server must chain to, and an optional client certificate.
@@ -338,12 +340,14 @@ class e2e_world {
   // fire rescue at once. Returns the incident, once the 201 says the escalation is durable.
   std::uint64_t call_injured(const std::string& rescue_code);
   http_reply get(const std::string& target, const std::string& bearer = auditor_token);
+  // Waits until the console's crew list shows a fresh position of `crew_id` (on a sharded city,
+  // also of a crew whose phone is connected to another instance).
+  void wait_crew_position(const std::string& crew_id, millis timeout);
 
  private:
   // GET `target` as an auditor, asserting a 200 whose body is a `Message`.
   template <class Message>
   Message get_as(const std::string& target);
-  void wait_crew_position(const std::string& crew_id, millis timeout);
 
   fs::path dir_;
   std::uint16_t http_port_ = 0;

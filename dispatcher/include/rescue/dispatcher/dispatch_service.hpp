@@ -178,8 +178,11 @@ class dispatch_service {
   // Thread-safe.
   void drain_then(std::function<void()> done);
 
-  // A GPS ping from a crew phone: updates the crew index, no journal event.
-  void crew_position(std::string crew_id, double lat, double lon, std::int64_t at_ms);
+  // A GPS ping from a crew phone: updates the crew index, no journal event. `local`: the phone
+  // is connected here (the position listener hears of it); false: another instance's, from the
+  // city's position stream.
+  void crew_position(std::string crew_id, double lat, double lon, std::int64_t at_ms,
+                     bool local = true);
 
   // Hears of every ping the crew index took in (known crew, valid position), on the strand; it
   // must not block (position_writer::record). Set before serving.

@@ -62,6 +62,10 @@ class shard_link {
   // What to do when another instance forwards a receipt of one of this shard's offers.
   void set_receipt_handler(std::function<void(const std::string& crew_id, core::incident_id)> h);
 
+  // A position a phone connected here reported: published on the city's position stream (in
+  // batches, a few a second) for the other instances' crew index. Thread-safe, never blocks.
+  void publish_position(const std::string& crew_id, double lat, double lon, std::int64_t at_ms);
+
   // The journal that holds `id`'s records: another shard's, or null for this one's.
   storage::journal* journal_of(core::incident_id id);
 
