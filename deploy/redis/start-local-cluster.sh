@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 # Starts, on loopback, the scale-out layout for trying it on one machine: a Redis Cluster of
-# 3 masters + 3 replicas (ports 7001-7006, AOF fsynced on every write) and three rescue-dispatchd
-# instances on it (terminals on 9633-9635, console and crews on 8096-8098) with the sample city.
-# One instance holds the store's lease and serves; the other two stand by and take over within
-# a lease (redis_lease_ms) when it dies. Appends wait for one replica (redis_wait_replicas = 1).
+# 3 masters + 3 replicas (ports 7001-7006, AOF fsynced on every write) and the sample city in
+# three shards of districts, each decided by one rescue-dispatchd instance with a standby:
+#   central (Yuzhong, Jiangbei, Nan'an)       dispatch-0, standby dispatch-3
+#   west    (Shapingba, Jiulongpo, Dadukou)   dispatch-1, standby dispatch-4
+#   outer   (every other district)            dispatch-2, standby dispatch-5
+# Terminals on 9633-9635, console and crews on 8096-8098: any instance takes any terminal, crew
+# or console; a standby opens the ports of the instance it replaces (9636-9638, 8099-8101) once
+# it holds the shard's lease. Appends wait for one replica (redis_wait_replicas = 1).
 # Everything stops on Ctrl-C; state stays in var/cluster-<time>/.
 #
 #   bash deploy/redis/start-local-cluster.sh
 #
-# Try a failover: kill -9 the serving instance (its pid is printed) and watch another one's log;
+# Try a failover: kill -9 a serving instance (its pid is printed) and watch its standby's log;
 # or kill -9 a Redis master (redis-cli -p 7001 cluster nodes) and watch its replica take over.
+# `rescuectl verify --journal redis-cluster://127.0.0.1:7001/city --shards central,west,outer`
+# checks every shard's chain.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -55,15 +61,18 @@ echo "Redis Cluster up: 3 masters + 3 replicas on 127.0.0.1:7001-7006 ($state)"
 
 seeds=$(printf '"127.0.0.1:%s", ' "${ports[@]}")
 seeds="[${seeds%, }]"
-for i in 0 1 2; do
+shard_names=(central west outer)
+shard_tables='[[storage.shards]]\nname = "central"\nnumber = 1\ndistricts = ["500103", "500105", "500108"]\n[[storage.shards]]\nname = "west"\nnumber = 2\ndistricts = ["500106", "500107", "500104"]\n[[storage.shards]]\nname = "outer"\nnumber = 3\ndistricts = ["*"]\n'
+for i in 0 1 2 3 4 5; do
   dir="$state/dispatch-$i"
+  shard=${shard_names[$((i % 3))]}
   mkdir -p "$dir"
   sed -e "s|^terminal_port = [0-9]*|terminal_port = $((9633 + i))|" \
       -e "s|^http_port = [0-9]*|http_port = $((8096 + i))|" \
       -e 's|^backend = "sqlite"|backend = "redis"|' \
       -e "s|^# redis_cluster_nodes = .*|redis_cluster_nodes = $seeds|" \
       -e 's|^redis_wait_replicas = 0|redis_wait_replicas = 1|' \
-      -e "s|^# redis_instance = .*|redis_instance = \"dispatch-$i\"|" \
+      -e "s|^# redis_instance = .*|redis_instance = \"dispatch-$i\"\nredis_shard = \"$shard\"\n$shard_tables|" \
       -e "s|^signing_key_path = .*|signing_key_path = \"$root/$state/journal-signing.pem\"|" \
       -e "s|^registry_db_path = .*|registry_db_path = \"registry.db\"|" \
       -e "s|^dir = .*|dir = \"$root/tests/data/chongqing-sample\"|" \
@@ -71,14 +80,15 @@ for i in 0 1 2; do
       deploy/rescue-dispatchd.toml > "$dir/rescue-dispatchd.toml"
   build/bin/rescue-dispatchd --config "$dir/rescue-dispatchd.toml" > "$dir/server.log" 2>&1 &
   pids+=($!)
-  echo "dispatch-$i: pid $!, terminals 127.0.0.1:$((9633 + i)), console http://127.0.0.1:$((8096 + i)) (log $dir/server.log)"
-  # The first one takes the lease; the others then stand by.
-  if [ "$i" = 0 ]; then
+  role=$([ "$i" -lt 3 ] && echo "decides shard $shard" || echo "stands by for shard $shard")
+  echo "dispatch-$i: pid $!, $role; terminals 127.0.0.1:$((9633 + i)), console http://127.0.0.1:$((8096 + i)) (log $dir/server.log)"
+  # Each owner takes its shard's lease before its standby starts.
+  if [ "$i" -lt 3 ]; then
     for _ in $(seq 1 100); do
       grep -q "listening on" "$dir/server.log" && break
       sleep 0.1
     done
   fi
 done
-echo "dispatch-0 holds the store's lease; dispatch-1 and dispatch-2 stand by. Ctrl-C stops everything."
+echo "dispatch-0..2 decide the three shards; dispatch-3..5 stand by. Ctrl-C stops everything."
 wait

@@ -2,6 +2,8 @@
 // shard of districts. Alarms come in through any instance, offers reach crews on whichever
 // instance holds their phone, every console sees every incident, and when a shard's owner is
 // killed its standby takes the shard over while the crews finish through another instance.
+#include <sys/wait.h>
+
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <sstream>
@@ -166,6 +168,24 @@ TEST_CASE(
   INFO(describe_timeline(done));
   CHECK(done.stage() == v1::STAGE_RELEASED);
   CHECK(count_events(done, v1::Event::kMerged) == 1);
+
+  // The auditor's tool verifies every shard's chain and checkpoints, each on its own.
+  std::string seeds;
+  for (const auto& seed : cluster.seeds())
+    seeds += (seeds.empty() ? "" : ",") + seed;
+  const fs::path out = yuzhong.dir() / "verify.txt";
+  const std::string line = std::string(RESCUE_BIN_DIR) + "/rescuectl verify --journal redis-cluster://" +
+                           seeds + "/cq --shards yuzhong,jiangbei,rest > " + out.string() + " 2>&1";
+  INFO(line);
+  const int status = std::system(line.c_str());
+  std::ifstream in(out);
+  std::stringstream printed;
+  printed << in.rdbuf();
+  INFO(printed.str());
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  for (const char* shard : {"yuzhong", "jiangbei", "rest"})
+    CHECK(printed.str().find(std::string("shard ") + shard + ": OK") != std::string::npos);
 }
 
 TEST_CASE(

@@ -81,17 +81,33 @@ int driver::run() {
   std::uint64_t boot =
       options_.seed * 1'000'003 +
       static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
+  for (const auto port : options_.terminal_ports) {
+    more_terminal_settings_.push_back(terminal_settings_);
+    more_terminal_settings_.back().port = port;
+  }
+  for (const auto port : options_.http_ports) {
+    more_crew_settings_.push_back(crew_settings_);
+    more_crew_settings_.back().http_port = port;
+  }
+  const auto terminal_settings_of = [this](std::size_t i) -> const terminal_settings& {
+    const std::size_t k = i % (more_terminal_settings_.size() + 1);
+    return k == 0 ? terminal_settings_ : more_terminal_settings_[k - 1];
+  };
+  const auto crew_settings_of = [this](std::size_t i) -> const crew_settings& {
+    const std::size_t k = i % (more_crew_settings_.size() + 1);
+    return k == 0 ? crew_settings_ : more_crew_settings_[k - 1];
+  };
   for (std::size_t i = 0; i < n_terminals; ++i) {
     const auto& t = registry_.terminals()[i];
     const auto* elevator = registry_.elevator(t.elevator_id());
     terminals_.push_back(std::make_unique<terminal_sim>(
-        io_, terminal_settings_, t, elevator ? elevator->district_code() : std::string(), stats_,
+        io_, terminal_settings_of(i), t, elevator ? elevator->district_code() : std::string(), stats_,
         boot + i));
   }
   if (options_.crews) {
     for (const auto& c : registry_.crews())
       crews_.push_back(std::make_unique<crew_sim>(
-          io_, crew_settings_, c, stats_, random_(),
+          io_, crew_settings_of(crews_.size()), c, stats_, random_(),
           [this](std::uint64_t, const std::string& elevator) { busy_elevators_.erase(elevator); }));
   }
   if (options_.fire_port != 0) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <deque>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -27,6 +28,10 @@ struct drive_options {
   std::string host = "127.0.0.1";
   std::uint16_t terminal_port = 9633;
   std::uint16_t http_port = 8096;
+  // More instances of a sharded city: terminal i connects to the i-th port of terminal_port and
+  // these, round robin, and crew j's phone to the j-th of http_port and http_ports.
+  std::vector<std::uint16_t> terminal_ports;
+  std::vector<std::uint16_t> http_ports;
   // Defaults are the sample deploy/rescue-dispatchd.toml's values, so the demo needs no flags.
   std::string crew_secret = "change-me-sample-crew-secret";
   std::string fire_token = "sample-fire-centre-token-01";
@@ -80,6 +85,10 @@ class driver {
   drive_options options_;
   terminal_settings terminal_settings_;
   crew_settings crew_settings_;
+  // One per further instance (drive_options::terminal_ports, http_ports); deques keep the
+  // references the simulated terminals and crews hold.
+  std::deque<terminal_settings> more_terminal_settings_;
+  std::deque<crew_settings> more_crew_settings_;
   fire_settings fire_settings_;
   stats stats_;
   std::mt19937_64 random_;

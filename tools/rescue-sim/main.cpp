@@ -42,6 +42,12 @@ void add_drive_options(CLI::App* cmd, rescue::sim::drive_options& o) {
       });
   cmd->add_option("--terminal-port", o.terminal_port, "[server] terminal_port");
   cmd->add_option("--http-port", o.http_port, "[server] http_port");
+  cmd->add_option("--more-terminal-ports", o.terminal_ports,
+                  "Other instances' terminal ports: terminals are spread over all, round robin")
+      ->delimiter(',');
+  cmd->add_option("--more-http-ports", o.http_ports,
+                  "Other instances' HTTP ports: crew phones are spread over all, round robin")
+      ->delimiter(',');
   cmd->add_option("--crew-secret", o.crew_secret, "[crews] token_secret");
   cmd->add_option("--fire-token", o.fire_token, "[fire] inbound_token");
   cmd->add_option("--operator-token", o.operator_token, "Console operator token for phone calls");

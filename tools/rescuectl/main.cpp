@@ -3,6 +3,7 @@
 //
 // Exit codes: 0 success; 1 the journal failed verification or a record is unreadable; 2 the
 // journal or key could not be opened, or the command line is wrong.
+#include <algorithm>
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -44,7 +45,8 @@ bool read_text_file(const std::string& path, std::string& out) {
   return true;
 }
 
-int run_verify(const std::string& journal_path, const std::string& public_key_path) {
+int run_verify(const std::string& journal_path, const std::string& public_key_path,
+               const std::string& prefix = {}) {
   storage::verify_options options;
   if (!public_key_path.empty()) {
     if (!read_text_file(public_key_path, options.expected_public_key)) {
@@ -64,14 +66,26 @@ int run_verify(const std::string& journal_path, const std::string& public_key_pa
     return exit_unusable;
   }
   if (!result.ok()) {
-    std::cout << "FAILED at seq " << result.first_bad_seq << ": " << to_string(result.failure)
+    std::cout << prefix << "FAILED at seq " << result.first_bad_seq << ": " << to_string(result.failure)
               << ": " << result.reason << "\n";
     return exit_failed;
   }
-  std::cout << "OK: " << result.records_checked << " records, last seq " << result.last_seq << ", "
+  std::cout << prefix << "OK: " << result.records_checked << " records, last seq " << result.last_seq << ", "
             << result.checkpoints_checked << " signed checkpoints verified"
             << (public_key_path.empty() ? " (key not pinned: pass --public-key)" : "") << "\n";
   return exit_ok;
+}
+
+// A sharded city: every shard's journal ("<location>.<shard>"), each verified on its own (its
+// own sequence, chain and checkpoints). The worst result is the exit code.
+int run_verify_shards(const std::string& city_location, const std::string& public_key_path,
+                      const std::vector<std::string>& shards) {
+  int worst = exit_ok;
+  for (const auto& shard : shards) {
+    const int code = run_verify(city_location + "." + shard, public_key_path, "shard " + shard + ": ");
+    worst = std::max(worst, code);
+  }
+  return worst;
 }
 
 int run_timeline(std::uint64_t incident, const std::string& journal_path, bool json) {
@@ -154,7 +168,16 @@ int main(int argc, char** argv) {
       ->required();
   verify->add_option("--public-key", public_key_path,
                      "PEM public key the checkpoints must be signed with");
-  verify->callback([&] { code = run_verify(journal_path, public_key_path); });
+  std::vector<std::string> shards;
+  verify
+      ->add_option("--shards", shards,
+                   "a sharded city: --journal names the city (redis://HOST:PORT/CITY), these "
+                   "its shards, each verified as CITY.SHARD")
+      ->delimiter(',');
+  verify->callback([&] {
+    code = shards.empty() ? run_verify(journal_path, public_key_path)
+                          : run_verify_shards(journal_path, public_key_path, shards);
+  });
 
   auto* timeline = app.add_subcommand("timeline", "Print every event of one incident");
   timeline->add_option("incident", incident, "incident id")->required();
