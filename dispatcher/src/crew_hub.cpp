@@ -202,8 +202,7 @@ crew_hub::crew_state& crew_hub::state_of(const std::string& crew_id) {
   return it->second;
 }
 
-void crew_hub::push(const std::string& crew_id, v1::CrewServerMessage message,
-                    bool watch_receipt) {
+void crew_hub::push(const std::string& crew_id, v1::CrewServerMessage message, bool watch_receipt) {
   if (stopped_) return;
   auto& st = state_of(crew_id);
   message.set_seq(++st.next_seq);
@@ -214,8 +213,7 @@ void crew_hub::push(const std::string& crew_id, v1::CrewServerMessage message,
     p.incident = message.offer().incident_id();
     p.offer = std::make_shared<const v1::JobOffer>(message.offer());
     if (watch_receipt) {
-      p.receipt_timer =
-          std::make_shared<asio::steady_timer>(strand_, config_.crew_receipt_timeout);
+      p.receipt_timer = std::make_shared<asio::steady_timer>(strand_, config_.crew_receipt_timeout);
       p.receipt_timer->async_wait([this, crew_id, seq = p.seq](boost::system::error_code ec) {
         if (!ec) receipt_overdue(crew_id, seq);
       });

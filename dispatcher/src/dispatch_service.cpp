@@ -61,8 +61,8 @@ recovery_report dispatch_service::recover(journal_follower warm) {
 void dispatch_service::crew_position(std::string crew_id, double lat, double lon,
                                      std::int64_t at_ms, bool local) {
   asio::post(strand_, [this, crew_id = std::move(crew_id), lat, lon, at_ms, local]() mutable {
-    if (crews_.move(crew_id, geo::lat_lon{lat, lon}, at_ms) == geo::crew_update::applied &&
-        local && on_position_)
+    if (crews_.move(crew_id, geo::lat_lon{lat, lon}, at_ms) == geo::crew_update::applied && local &&
+        on_position_)
       on_position_(storage::crew_position{std::move(crew_id), lat, lon, at_ms});
   });
 }
@@ -179,9 +179,12 @@ void dispatch_service::submit_on_strand(core::command c, std::string inbox_entry
       metrics_.terminal_seq_backwards_total.fetch_add(1, std::memory_order_relaxed);
   }
 
-  const core::environment env{policy_, registry_, finder(crews_),
+  const core::environment env{policy_,
+                              registry_,
+                              finder(crews_),
                               own_ ? core::shard_map::first_incident_id(*own_) : 1,
-                              own_ ? &elsewhere_ : nullptr, inbox_entry};
+                              own_ ? &elsewhere_ : nullptr,
+                              inbox_entry};
   p.out = core::decide(state_, c, now(), env);
   if (!p.out.ok()) metrics_.commands_refused_total.fetch_add(1, std::memory_order_relaxed);
   // Only a decided frame counts as seen: a refused one is decided again when resent.

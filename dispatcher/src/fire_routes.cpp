@@ -49,11 +49,11 @@ asio::awaitable<http_response> fire_command(dispatch_service* service, bool arri
                             : core::command(core::cmd::fire_acknowledged{id, fire_unit});
   const core::outcome out = co_await service->async_submit(std::move(c), asio::use_awaitable);
   if (!out.ok()) {
-    const auto status =
-        out.refused == core::refusal::unknown_incident    ? http::status::not_found
-        : out.refused == core::refusal::invalid_request   ? http::status::bad_request
-        : out.refused == core::refusal::shard_unavailable ? http::status::service_unavailable
-                                                          : http::status::conflict;
+    const auto status = out.refused == core::refusal::unknown_incident  ? http::status::not_found
+                        : out.refused == core::refusal::invalid_request ? http::status::bad_request
+                        : out.refused == core::refusal::shard_unavailable
+                            ? http::status::service_unavailable
+                            : http::status::conflict;
     co_return json_error(ctx.request, status, to_string(out.refused), out.reason);
   }
   spdlog::info("fire centre: incident {} {}{}{}", id, arrived ? "arrived" : "acknowledged",

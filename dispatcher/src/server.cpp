@@ -60,8 +60,7 @@ std::unique_ptr<storage::registry> load_registry(const server_config& config) {
 
 // The store this instance writes: the city's, or on a sharded city its own shard's.
 std::string own_store(const server_config& config) {
-  return config.shards.empty() ? config.redis_store
-                               : config.redis_store + "." + config.redis_shard;
+  return config.shards.empty() ? config.redis_store : config.redis_store + "." + config.redis_shard;
 }
 
 // SIGINT or SIGTERM while standing by for the store's lease (before the signal set exists).
@@ -107,14 +106,14 @@ storage::redis_lease_config lease_settings(const server_config& config, standby_
     return stop_while_standing_by.load();
   };
   lease.on_waiting = [store = own_store(config)](const std::string& holder,
-                                                  std::chrono::milliseconds left) {
+                                                 std::chrono::milliseconds left) {
     spdlog::info(
         "standing by: store {} is held by {} (its lease has {} ms left); taking over when it "
         "lapses",
         store, holder, left.count());
   };
   lease.on_acquired = [store = own_store(config)](const std::string& owner,
-                                                   const std::string& fence) {
+                                                  const std::string& fence) {
     spdlog::info("holding the lease of store {} as {} (fencing token {})", store, owner, fence);
   };
   // Another instance owns the store now: nothing more can be made durable here, so nothing more
@@ -281,8 +280,9 @@ server::server(server_config config)
     lc.continue_without_replicas = config_.redis_continue_without_replicas;
     link_ = std::make_unique<shard_link>(lc, *shards_, own, *service_, std::move(journals));
     service_->set_shards(*shards_, own, link_->forwarder());
-    spdlog::info("sharded city {}: deciding shard {} (incidents from {}) of {}", config_.redis_store,
-                 own.name, core::shard_map::first_incident_id(own), shards_->shards().size());
+    spdlog::info("sharded city {}: deciding shard {} (incidents from {}) of {}",
+                 config_.redis_store, own.name, core::shard_map::first_incident_id(own),
+                 shards_->shards().size());
   }
   // Pings taken in here: into this instance's store and, on a sharded city, onto the position
   // stream for the other instances.
@@ -317,10 +317,12 @@ server::server(server_config config)
   fire_ = std::make_unique<fire_routes>(config_, *service_, *outbox_);
   console_ = std::make_unique<console_api>(*service_);
   if (link_) {
-    console_->set_journal_of([link = link_.get()](core::incident_id id) { return link->journal_of(id); });
-    crews_->set_receipt_forwarder([link = link_.get()](const std::string& crew, core::incident_id id) {
-      link->forward_receipt(crew, id);
-    });
+    console_->set_journal_of(
+        [link = link_.get()](core::incident_id id) { return link->journal_of(id); });
+    crews_->set_receipt_forwarder(
+        [link = link_.get()](const std::string& crew, core::incident_id id) {
+          link->forward_receipt(crew, id);
+        });
     link_->set_receipt_handler([hub = crews_.get()](const std::string& crew, core::incident_id id) {
       hub->receipted_elsewhere(crew, id);
     });

@@ -126,10 +126,9 @@ struct shard_link::impl {
       entry.set_reply_to(reply_key);
       entry.set_request_id(request);
       std::lock_guard lock(waiting_mu);
-      waiting_for.emplace(request,
-                          waiting{std::move(done),
-                                  std::chrono::steady_clock::now() + config.reply_timeout,
-                                  target.name});
+      waiting_for.emplace(
+          request, waiting{std::move(done), std::chrono::steady_clock::now() + config.reply_timeout,
+                           target.name});
     }
     outlet& out = *inboxes.at(target.name);
     std::string id;

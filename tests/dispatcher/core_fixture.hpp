@@ -116,7 +116,7 @@ struct world {
   core::escalation_policy policy;
   core::core_state state;
   time_point now = core::from_ms(1'700'000'000'000);
-  std::vector<v1::Event> journal;  // every event any accepted command emitted, in order
+  std::vector<v1::Event> journal;     // every event any accepted command emitted, in order
   std::vector<core::effect> effects;  // and every effect, in order
   // A shard's world: its incident ids, and what the other shards' journals say of crews.
   core::incident_id first_incident_id = 1;

@@ -68,9 +68,9 @@ TEST_CASE("a shard map that would leave a district without an owner or give it t
   using Catch::Matchers::Contains;
   CHECK_THROWS_WITH(shard_map({{"north", 1, {"500103"}}}, w.registry),
                     Contains("no shard takes the elevators of district(s) 500105, 500108"));
-  CHECK_THROWS_WITH(shard_map({{"north", 1, {"500103", "500105"}}, {"south", 2, {"500105", "*"}}},
-                              w.registry),
-                    Contains("district 500105 is in shards \"north\" and \"south\""));
+  CHECK_THROWS_WITH(
+      shard_map({{"north", 1, {"500103", "500105"}}, {"south", 2, {"500105", "*"}}}, w.registry),
+      Contains("district 500105 is in shards \"north\" and \"south\""));
   CHECK_THROWS_WITH(shard_map({{"a", 1, {"*"}}, {"b", 2, {"*"}}}, w.registry),
                     Contains("both take the other districts"));
   CHECK_THROWS_WITH(shard_map({{"a", 1, {"*"}}, {"b", 1, {"500103"}}}, w.registry),
@@ -193,10 +193,10 @@ TEST_CASE("the inbox entry a command came in is folded into the state with its e
 TEST_CASE("an instance that follows a shard's journal tells crews what the owner's effects did",
           "[unit][core][shard]") {
   world w;
-  const auto id = w.trapped("T1").incident;                                // offer to c11
-  REQUIRE(w.run(cmd::decline_offer{id, "c11", "flat tyre"}).ok());          // offer to c12
-  REQUIRE(w.fire_deadline(id, v1::DEADLINE_OFFER).ok());                   // c12 expires: c13
-  REQUIRE(w.run(cmd::assign_crew{id, "c21", "op1"}).ok());                 // c13 withdrawn
+  const auto id = w.trapped("T1").incident;                         // offer to c11
+  REQUIRE(w.run(cmd::decline_offer{id, "c11", "flat tyre"}).ok());  // offer to c12
+  REQUIRE(w.fire_deadline(id, v1::DEADLINE_OFFER).ok());            // c12 expires: c13
+  REQUIRE(w.run(cmd::assign_crew{id, "c21", "op1"}).ok());          // c13 withdrawn
   REQUIRE(w.run(cmd::accept_offer{id, "c21"}).ok());
   REQUIRE(w.run(cmd::cancel{id, v1::CANCEL_FALSE_ALARM, "op1", ""}).ok());  // c21 withdrawn
 

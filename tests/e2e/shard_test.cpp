@@ -44,10 +44,11 @@ server_options shard_instance(const test::redis_cluster& cluster, const std::str
   o.offer_timeout_s = 30;
   o.level1_window_s = 60;
   o.level2_window_s = 60;
-  o.storage_keys = "backend = \"redis\"\nredis_store = \"cq\"\nredis_wait_replicas = 1\n"
-                   "redis_lease_ms = " +
-                   std::to_string(lease_ms) + "\nredis_shard = \"" + shard +
-                   "\"\nredis_instance = \"" + instance + "\"\nredis_cluster_nodes = [";
+  o.storage_keys =
+      "backend = \"redis\"\nredis_store = \"cq\"\nredis_wait_replicas = 1\n"
+      "redis_lease_ms = " +
+      std::to_string(lease_ms) + "\nredis_shard = \"" + shard + "\"\nredis_instance = \"" +
+      instance + "\"\nredis_cluster_nodes = [";
   for (const auto& seed : cluster.seeds())
     o.storage_keys += "\"" + seed + "\", ";
   o.storage_keys +=
@@ -152,8 +153,8 @@ TEST_CASE(
 
   // An operator on the Nan'an instance reports a caller in E3: joined to the open incident by
   // its owner, and answered here.
-  const auto call = rest.post("/api/v1/incidents",
-                              R"({"rescue_code":"10003","caller_name":"张三","people_trapped":true})");
+  const auto call = rest.post(
+      "/api/v1/incidents", R"({"rescue_code":"10003","caller_name":"张三","people_trapped":true})");
   INFO(call.body);
   CHECK(call.status == 200);
   CHECK(call.body.find(std::to_string(e3_incident)) != std::string::npos);
@@ -174,8 +175,9 @@ TEST_CASE(
   for (const auto& seed : cluster.seeds())
     seeds += (seeds.empty() ? "" : ",") + seed;
   const fs::path out = yuzhong.dir() / "verify.txt";
-  const std::string line = std::string(RESCUE_BIN_DIR) + "/rescuectl verify --journal redis-cluster://" +
-                           seeds + "/cq --shards yuzhong,jiangbei,rest > " + out.string() + " 2>&1";
+  const std::string line = std::string(RESCUE_BIN_DIR) +
+                           "/rescuectl verify --journal redis-cluster://" + seeds +
+                           "/cq --shards yuzhong,jiangbei,rest > " + out.string() + " 2>&1";
   INFO(line);
   const int status = std::system(line.c_str());
   std::ifstream in(out);

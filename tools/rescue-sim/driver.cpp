@@ -101,8 +101,8 @@ int driver::run() {
     const auto& t = registry_.terminals()[i];
     const auto* elevator = registry_.elevator(t.elevator_id());
     terminals_.push_back(std::make_unique<terminal_sim>(
-        io_, terminal_settings_of(i), t, elevator ? elevator->district_code() : std::string(), stats_,
-        boot + i));
+        io_, terminal_settings_of(i), t, elevator ? elevator->district_code() : std::string(),
+        stats_, boot + i));
   }
   if (options_.crews) {
     for (const auto& c : registry_.crews())

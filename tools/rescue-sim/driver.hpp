@@ -4,12 +4,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <random>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
-#include <deque>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>

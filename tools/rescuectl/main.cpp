@@ -3,8 +3,8 @@
 //
 // Exit codes: 0 success; 1 the journal failed verification or a record is unreadable; 2 the
 // journal or key could not be opened, or the command line is wrong.
-#include <algorithm>
 #include <CLI/CLI.hpp>
+#include <algorithm>
 
 #include <cstdio>
 #include <fstream>
@@ -66,12 +66,13 @@ int run_verify(const std::string& journal_path, const std::string& public_key_pa
     return exit_unusable;
   }
   if (!result.ok()) {
-    std::cout << prefix << "FAILED at seq " << result.first_bad_seq << ": " << to_string(result.failure)
-              << ": " << result.reason << "\n";
+    std::cout << prefix << "FAILED at seq " << result.first_bad_seq << ": "
+              << to_string(result.failure) << ": " << result.reason << "\n";
     return exit_failed;
   }
-  std::cout << prefix << "OK: " << result.records_checked << " records, last seq " << result.last_seq << ", "
-            << result.checkpoints_checked << " signed checkpoints verified"
+  std::cout << prefix << "OK: " << result.records_checked << " records, last seq "
+            << result.last_seq << ", " << result.checkpoints_checked
+            << " signed checkpoints verified"
             << (public_key_path.empty() ? " (key not pinned: pass --public-key)" : "") << "\n";
   return exit_ok;
 }
@@ -82,7 +83,8 @@ int run_verify_shards(const std::string& city_location, const std::string& publi
                       const std::vector<std::string>& shards) {
   int worst = exit_ok;
   for (const auto& shard : shards) {
-    const int code = run_verify(city_location + "." + shard, public_key_path, "shard " + shard + ": ");
+    const int code =
+        run_verify(city_location + "." + shard, public_key_path, "shard " + shard + ": ");
     worst = std::max(worst, code);
   }
   return worst;

@@ -109,9 +109,8 @@ std::optional<command> from_inbox(const v1::InboxCommand& m) {
     }
     case v1::InboxCommand::kCallAlarm: {
       const auto& a = m.call_alarm();
-      return cmd::call_alarm{a.rescue_code(),  a.registration_code(), a.source(),
-                             a.caller_name(),  a.caller_phone(),      a.people_trapped(),
-                             a.injured(),      a.operator_id()};
+      return cmd::call_alarm{a.rescue_code(),  a.registration_code(), a.source(),  a.caller_name(),
+                             a.caller_phone(), a.people_trapped(),    a.injured(), a.operator_id()};
     }
     case v1::InboxCommand::kSetDuty: {
       const auto& d = m.set_duty();
@@ -120,21 +119,36 @@ std::optional<command> from_inbox(const v1::InboxCommand& m) {
     case v1::InboxCommand::kIncident: {
       const auto& i = m.incident();
       switch (i.kind()) {
-        case kind::CONFIRM_TRAPPED: return read<cmd::confirm_trapped>(i);
-        case kind::ACCEPT_OFFER: return read<cmd::accept_offer>(i);
-        case kind::DECLINE_OFFER: return read<cmd::decline_offer>(i);
-        case kind::CREW_DEPARTED: return read<cmd::crew_departed>(i);
-        case kind::CREW_ARRIVED: return read<cmd::crew_arrived>(i);
-        case kind::PEOPLE_RELEASED: return read<cmd::people_released>(i);
-        case kind::ASSIGN_CREW: return read<cmd::assign_crew>(i);
-        case kind::ESCALATE: return read<cmd::escalate>(i);
-        case kind::CANCEL: return read<cmd::cancel>(i);
-        case kind::CLOSE: return read<cmd::close>(i);
-        case kind::RECORD_FOLLOW_UP: return read<cmd::record_follow_up>(i);
-        case kind::ADD_NOTE: return read<cmd::add_note>(i);
-        case kind::FIRE_ACKNOWLEDGED: return read<cmd::fire_acknowledged>(i);
-        case kind::FIRE_ARRIVED: return read<cmd::fire_arrived>(i);
-        default: return std::nullopt;
+        case kind::CONFIRM_TRAPPED:
+          return read<cmd::confirm_trapped>(i);
+        case kind::ACCEPT_OFFER:
+          return read<cmd::accept_offer>(i);
+        case kind::DECLINE_OFFER:
+          return read<cmd::decline_offer>(i);
+        case kind::CREW_DEPARTED:
+          return read<cmd::crew_departed>(i);
+        case kind::CREW_ARRIVED:
+          return read<cmd::crew_arrived>(i);
+        case kind::PEOPLE_RELEASED:
+          return read<cmd::people_released>(i);
+        case kind::ASSIGN_CREW:
+          return read<cmd::assign_crew>(i);
+        case kind::ESCALATE:
+          return read<cmd::escalate>(i);
+        case kind::CANCEL:
+          return read<cmd::cancel>(i);
+        case kind::CLOSE:
+          return read<cmd::close>(i);
+        case kind::RECORD_FOLLOW_UP:
+          return read<cmd::record_follow_up>(i);
+        case kind::ADD_NOTE:
+          return read<cmd::add_note>(i);
+        case kind::FIRE_ACKNOWLEDGED:
+          return read<cmd::fire_acknowledged>(i);
+        case kind::FIRE_ARRIVED:
+          return read<cmd::fire_arrived>(i);
+        default:
+          return std::nullopt;
       }
     }
     case v1::InboxCommand::COMMAND_NOT_SET:

@@ -731,7 +731,8 @@ void handle(step& s, const cmd::set_duty& c) {
     s.refuse(refusal::unknown_crew, "no crew " + c.crew_id);
     return;
   }
-  const crew_availability now = availability_of(s.state(), s.env().registry, s.env().elsewhere, c.crew_id);
+  const crew_availability now =
+      availability_of(s.state(), s.env().registry, s.env().elsewhere, c.crew_id);
   if (!c.on_duty && now.engaged_on != 0) {
     s.refuse(refusal::crew_unavailable,
              "crew " + c.crew_id + " holds an offer or a job on incident " +

@@ -33,8 +33,8 @@ shard_map::shard_map(std::vector<shard_spec> shards, const storage::registry& re
     for (const auto& d : s.districts) {
       if (d == "*") {
         if (fallback_ != npos)
-          throw std::invalid_argument("shards \"" + shards_[fallback_].name + "\" and \"" +
-                                      s.name + "\" both take the other districts (\"*\")");
+          throw std::invalid_argument("shards \"" + shards_[fallback_].name + "\" and \"" + s.name +
+                                      "\" both take the other districts (\"*\")");
         fallback_ = i;
         continue;
       }

@@ -598,8 +598,8 @@ std::unique_ptr<journal_writer> open_redis_journal(const redis_store_config& con
     ec = std::make_error_code(std::errc::invalid_argument);
     return nullptr;
   }
-  auto backend = std::make_unique<redis_journal_backend>(config, writer.read_only,
-                                                         writer.create_missing);
+  auto backend =
+      std::make_unique<redis_journal_backend>(config, writer.read_only, writer.create_missing);
   if ((ec = backend->prepare())) return nullptr;
   return journal_writer::open(std::move(backend), writer, ec);
 }

@@ -36,7 +36,7 @@ struct shard_link_config {
   // How long a console or crew request waits for the owner of another shard to answer.
   std::chrono::milliseconds reply_timeout{10'000};
   // How often the other shards' journals are read when nothing new came.
-  std::chrono::milliseconds follow_interval{20};
+  std::chrono::milliseconds follow_interval{5};
 };
 
 class shard_link {
