@@ -19,7 +19,8 @@ source bench/redis-servers.sh
 
 build/bin/rescue-sim city --out "$work/city" --elevators 5000 --terminal-share 0.8 --units 60 \
   --stations 10 --crews-per-unit 5 --seed 96333 > /dev/null
-base=$((30000 + RANDOM % 20000))
+# Below the ephemeral range (32768-60999), where the simulator's own connections come from.
+base=$((20000 + RANDOM % 10000))
 tport=$((base + 100))
 hport=$((base + 101))
 
@@ -53,6 +54,7 @@ run() {  # title, instances (1, or 3: the city in three shards, one instance eac
         "${shard_keys[@]}" "$@" deploy/rescue-dispatchd.toml > "$dir/rescue-dispatchd.toml"
     build/bin/rescue-dispatchd --config "$dir/rescue-dispatchd.toml" > "$dir/server.log" 2>&1 &
     servers+=($!)
+    pids+=($!)  # a failed start stops the script: cleanup kills every instance
     for _ in $(seq 1 100); do
       (exec 3<>/dev/tcp/127.0.0.1/$((hport + 2 * i))) 2>/dev/null && break
       kill -0 "${servers[-1]}" 2>/dev/null || { cat "$dir/server.log"; exit 1; }
@@ -77,9 +79,10 @@ echo "# alarm burst (500/s for ${burst_s} s, $terminals terminals) on each backe
 run "SQLite" 1
 
 start_redis "$base"
+single_redis=${pids[-1]}
 run "Redis, one server" 1 -e 's|^backend = .*|backend = "redis"|' \
   -e "s|^redis_port = .*|redis_port = $base|" -e 's|^redis_store = .*|redis_store = "load"|'
-kill -KILL "${pids[-1]}"
+kill -KILL "$single_redis"
 
 start_cluster "$((base + 10))"
 toml_seeds=$(printf '"%s", ' "${cluster_ports[@]}")
