@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian machine, builds everything and runs the whole test suite in three builds:
 #   1. build/       g++, RelWithDebInfo: every test (CTest), the browser test included;
-#   2. build-asan/  clang, AddressSanitizer + UndefinedBehaviorSanitizer at -O1, with libFuzzer's
+#   2. build-asan/  clang, AddressSanitizer + UndefinedBehaviorSanitizer (-O1, the Asio shell and
+#                   the test executables -O0: see CMakeLists.txt), with libFuzzer's
 #                   coverage instrumentation: the Catch2 executables (pure logic, journal, crew,
 #                   HTTP, server, end-to-end with the server binary itself under ASan), not the
 #                   browser test; then every libFuzzer harness (fuzz/) for 10 s from the
 #                   checked-in seeds, linked against the same instrumented libraries;
-#   3. build-tsan/  clang, ThreadSanitizer at -O1: the executables that run threads (journal,
-#                   crew, HTTP, server).
+#   3. build-tsan/  clang, ThreadSanitizer (-O1 and -O0 as above): the executables that run
+#                   threads (journal, crew, HTTP, server).
 # Any sanitizer report fails the test that caused it. Each phase prints how long it took.
 # Debug information is line tables only (-g1): enough for every backtrace and sanitizer report,
 # and it halves the compile time of the Asio-heavy files.
@@ -36,7 +37,8 @@ cmake --build build -j"$jobs"
 phase "build/: every test"
 ctest --test-dir build "${ctest_args[@]}"
 
-# -O1 keeps the sanitizer builds quick to run without hiding frames; assertions stay on.
+# -O1 keeps the sanitizer builds quick to run without hiding frames (the shell, waiting on sockets,
+# is built at -O0, which halves its compile time); assertions stay on.
 sanitizer_config=(-DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo
   -DRESCUE_BUILD_BENCHMARKS=OFF)
 export ASAN_OPTIONS="detect_leaks=1:strict_init_order=1"

@@ -84,19 +84,24 @@ void dispatch_service::set_shards(const core::shard_map& map, const core::shard_
   forward_ = std::move(forward);
 }
 
-void dispatch_service::catch_up_elsewhere(const std::vector<v1::Event>& events) {
+void dispatch_service::catch_up_elsewhere(const std::string& shard, std::uint64_t last_seq,
+                                          const std::vector<v1::Event>& events) {
+  followed_seq_[shard] = last_seq;
   std::set<core::incident_id> touched;
   for (const auto& e : events)
     fold_elsewhere(e, false, touched);
   refresh_elsewhere();
 }
 
-void dispatch_service::follow_elsewhere(std::vector<v1::Event> events) {
-  asio::post(strand_, [this, events = std::move(events)] {
+void dispatch_service::follow_elsewhere(std::string shard, std::uint64_t last_seq,
+                                        std::vector<v1::Event> events) {
+  asio::post(strand_, [this, shard = std::move(shard), last_seq, events = std::move(events)] {
     std::set<core::incident_id> touched;
     for (const auto& e : events)
       fold_elsewhere(e, true, touched);
     refresh_elsewhere();
+    followed_seq_[shard] = last_seq;
+    run_follow_waiters();
     if (!channels_.incident_changed) return;
     for (const core::incident_id id : touched) {
       if (const core::incident* inc = others_.find(id)) {
@@ -107,6 +112,32 @@ void dispatch_service::follow_elsewhere(std::vector<v1::Event> events) {
         channels_.incident_changed(gone, true);
       }
     }
+  });
+}
+
+void dispatch_service::when_followed(std::string shard, std::uint64_t seq, std::function<void()> fn,
+                                     std::chrono::milliseconds limit) {
+  asio::post(strand_, [this, shard = std::move(shard), seq, fn = std::move(fn), limit]() mutable {
+    if (const auto it = followed_seq_.find(shard); it != followed_seq_.end() && it->second >= seq) {
+      fn();
+      return;
+    }
+    auto shared = std::make_shared<std::function<void()>>(std::move(fn));
+    follow_waiters_.push_back({std::move(shard), seq, shared});
+    auto timer = std::make_shared<asio::steady_timer>(strand_, limit);
+    timer->async_wait([timer, shared](std::error_code) {
+      if (*shared) std::exchange(*shared, nullptr)();
+    });
+  });
+}
+
+void dispatch_service::run_follow_waiters() {
+  std::erase_if(follow_waiters_, [this](follow_waiter& w) {
+    if (!*w.fn) return true;  // ran when its limit passed
+    const auto it = followed_seq_.find(w.shard);
+    if (it == followed_seq_.end() || it->second < w.seq) return false;
+    std::exchange(*w.fn, nullptr)();
+    return true;
   });
 }
 
@@ -205,9 +236,10 @@ void dispatch_service::submit_on_strand(core::command c, std::string inbox_entry
   const auto appended = std::chrono::steady_clock::now();
   journal_.append(
       std::move(events), std::move(messages),
-      [this, ticket, appended](std::error_code ec, std::vector<std::uint64_t>) {
+      [this, ticket, appended](std::error_code ec, std::vector<std::uint64_t> seqs) {
         metrics_.journal_commit_seconds.observe(std::chrono::steady_clock::now() - appended);
-        asio::post(strand_, [this, ticket, ec] { on_durable(ticket, ec); });
+        const std::uint64_t last = seqs.empty() ? 0 : seqs.back();
+        asio::post(strand_, [this, ticket, ec, last] { on_durable(ticket, ec, last); });
       });
 }
 
@@ -223,7 +255,8 @@ std::vector<storage::outbox_message> dispatch_service::outbox_messages(
   return messages;
 }
 
-void dispatch_service::on_durable(std::uint64_t ticket, std::error_code ec) {
+void dispatch_service::on_durable(std::uint64_t ticket, std::error_code ec,
+                                  std::uint64_t last_seq) {
   if (ec) {
     spdlog::critical("journal append failed: {}; stopping so that recovery rebuilds the state",
                      ec.message());
@@ -242,6 +275,7 @@ void dispatch_service::on_durable(std::uint64_t ticket, std::error_code ec) {
   for (auto& p : queue_) {
     if (p.ticket == ticket) {
       p.durable = true;
+      p.out.journal_seq = last_seq;
       break;
     }
   }

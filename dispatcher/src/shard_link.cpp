@@ -199,11 +199,13 @@ struct shard_link::impl {
         v1::InboxReply reply;
         if (!reply.ParseFromString(e.payload)) continue;
         std::function<void(core::outcome)> done;
+        std::string shard;
         {
           std::lock_guard lock(waiting_mu);
           const auto it = waiting_for.find(reply.request_id());
           if (it == waiting_for.end()) continue;  // an earlier run's, or given up on
           done = std::move(it->second.done);
+          shard = it->second.shard;
           waiting_for.erase(it);
         }
         core::outcome out;
@@ -211,7 +213,15 @@ struct shard_link::impl {
         out.reason = reply.reason();
         out.incident = reply.incident_id();
         out.events.assign(reply.events().begin(), reply.events().end());
-        done(std::move(out));
+        out.journal_seq = reply.journal_seq();
+        if (out.journal_seq == 0) {
+          done(std::move(out));
+          continue;
+        }
+        // Read your writes: the answer comes once this instance's view has the decision.
+        service.when_followed(
+            shard, out.journal_seq,
+            [done = std::move(done), out = std::move(out)]() mutable { done(std::move(out)); });
       }
       expire_waiting(false);
     }
@@ -248,6 +258,7 @@ struct shard_link::impl {
     r.set_refused(static_cast<std::uint32_t>(out.refused));
     r.set_reason(out.reason);
     r.set_incident_id(out.incident);
+    r.set_journal_seq(out.journal_seq);
     for (const auto& e : out.events)
       *r.add_events() = e;
     outlet* target = nullptr;
@@ -409,7 +420,7 @@ struct shard_link::impl {
           throw std::runtime_error("cannot read the journal of shard " + name + ": " + error);
         if (events.size() == before) break;
       }
-      service.catch_up_elsewhere(events);
+      service.catch_up_elsewhere(name, last, events);
       followed_seq[name] = last;
       spdlog::info("shards: followed shard {} to seq {} ({} events)", name, last, events.size());
     }
@@ -434,7 +445,7 @@ struct shard_link::impl {
         failing.erase(name);
         if (events.empty()) continue;
         any = true;
-        service.follow_elsewhere(std::move(events));
+        service.follow_elsewhere(name, last, std::move(events));
       }
       if (!any && pause(config.follow_interval)) break;
     }

@@ -113,11 +113,19 @@ class dispatch_service {
 
   // Folds the other shards' journals as far as they are now, before serving (like recover()):
   // no crew is told anything, no console hears of it. From the thread that runs nothing else.
-  void catch_up_elsewhere(const std::vector<rescue::v1::Event>& events);
+  void catch_up_elsewhere(const std::string& shard, std::uint64_t last_seq,
+                          const std::vector<rescue::v1::Event>& events);
   // Folds what the other shards' owners appended since (each shard's events in their order):
   // the console hears of every incident they touch, crews connected here of their offers, and
   // the ranking of the crews they hold. Thread-safe.
-  void follow_elsewhere(std::vector<rescue::v1::Event> events);
+  // `last_seq`: where shard `shard`'s journal is folded to with these.
+  void follow_elsewhere(std::string shard, std::uint64_t last_seq,
+                        std::vector<rescue::v1::Event> events);
+  // Runs `fn` on the strand once shard `shard` is folded up to `seq` (or after `limit`, should
+  // its journal not be readable): what another shard's owner decided for a request sent from
+  // here is in this instance's view before the requester hears the answer. Thread-safe.
+  void when_followed(std::string shard, std::uint64_t seq, std::function<void()> fn,
+                     std::chrono::milliseconds limit = std::chrono::seconds(2));
 
   // A fatal journal failure: the in-memory state may be ahead of the durable one, so the
   // process must stop and recover from the journal. Called on the strand.
@@ -234,7 +242,7 @@ class dispatch_service {
   void refresh_elsewhere();
   // The outbox messages an outcome's effects cause, stored with its events.
   std::vector<storage::outbox_message> outbox_messages(const core::outcome& out) const;
-  void on_durable(std::uint64_t ticket, std::error_code ec);
+  void on_durable(std::uint64_t ticket, std::error_code ec, std::uint64_t last_seq);
   void drain();
   void finish_drain_if_idle();
   void execute(const core::outcome& out, std::chrono::steady_clock::time_point received);
@@ -261,6 +269,14 @@ class dispatch_service {
   shard_forwarder forward_;
   core::core_state others_;
   core::crews_elsewhere elsewhere_;
+  std::map<std::string, std::uint64_t, std::less<>> followed_seq_;  // by shard
+  struct follow_waiter {
+    std::string shard;
+    std::uint64_t seq = 0;
+    std::shared_ptr<std::function<void()>> fn;  // emptied once run
+  };
+  std::vector<follow_waiter> follow_waiters_;
+  void run_follow_waiters();
   std::deque<pending> queue_;
   std::uint64_t next_ticket_ = 1;
   struct deadline_timer {

@@ -311,6 +311,8 @@ struct outcome {
   incident_id incident = 0;
   std::vector<rescue::v1::Event> events;
   std::vector<effect> effects;
+  // Set by the shell once the events are durable: the journal sequence of the last one.
+  std::uint64_t journal_seq = 0;
 
   bool ok() const { return refused == refusal::none; }
 };
