@@ -321,6 +321,11 @@ void dispatch_service::execute(const core::outcome& out,
       case v1::Event::kMerged:
         metrics_.alarms_total.fetch_add(1, std::memory_order_relaxed);
         break;
+      case v1::Event::kFaultRecorded:
+        if (const auto code = static_cast<std::size_t>(e.fault_recorded().code());
+            code < metrics_.terminal_faults_total.size())
+          metrics_.terminal_faults_total[code].fetch_add(1, std::memory_order_relaxed);
+        break;
       case v1::Event::kLevelEscalated:
         metrics_.escalations_total.fetch_add(1, std::memory_order_relaxed);
         if (e.level_escalated().to() == v1::LEVEL_3_FIRE)

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <string_view>
 
+#include "rescue/common.pb.h"
+#include "rescue/core/incident_core.hpp"
 #include "rescue/dispatcher/spawn.hpp"
 #include "rescue/dispatcher/tls.hpp"
 
@@ -85,6 +87,22 @@ std::string metrics::render() const {
           "Terminal events whose sequence number went back or repeated with a different event; "
           "decided as new events.",
           terminal_seq_backwards_total);
+  {
+    // Every fault code the schema knows, so each series exists from the start.
+    const std::string full = "rescue_terminal_faults_total";
+    header(out, full, "counter", "Terminal faults recorded (no entrapment), by event code.");
+    const auto* codes = rescue::v1::TerminalEventCode_descriptor();
+    for (int i = 0; i < codes->value_count(); ++i) {
+      const auto* v = codes->value(i);
+      if (!rescue::core::is_fault_code(static_cast<rescue::v1::TerminalEventCode>(v->number())) ||
+          static_cast<std::size_t>(v->number()) >= terminal_faults_total.size())
+        continue;
+      out += full + "{code=\"" + v->name() + "\"} " +
+             std::to_string(terminal_faults_total[static_cast<std::size_t>(v->number())].load(
+                 std::memory_order_relaxed)) +
+             "\n";
+    }
+  }
   counter("terminal_rejected_total", "Terminal connections closed for bad auth or bad frames.",
           terminal_rejected_total);
   counter("crew_messages_total", "Messages received from crew phones.", crew_messages_total);

@@ -247,7 +247,7 @@ TEST_CASE("folding the emitted events rebuilds the core's state", "[unit][core][
     REQUIRE(w.replayed() == w.state);
   }
   // The sequences reach every kind of event, so the fold is checked for all of them.
-  for (int field = v1::Event::kOpened; field <= v1::Event::kCrewDutyChanged; ++field) {
+  for (int field = v1::Event::kOpened; field <= v1::Event::kFaultRecorded; ++field) {
     INFO("event field " << field);
     CHECK(seen_events.contains(field));
   }

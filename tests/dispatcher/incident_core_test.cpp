@@ -324,11 +324,12 @@ TEST_CASE("the terminal clearing after arrival is recorded and changes nothing e
   CHECK(w.incident(id).cleared_by_terminal);
 }
 
-TEST_CASE("a fault without people inside is acknowledged and opens nothing", "[unit][core]") {
+TEST_CASE("a fault without people inside is acknowledged, recorded and opens nothing",
+          "[unit][core]") {
   world w;
   const auto out = w.run(cmd::terminal_event{"T1", 9, v1::EVENT_OVERSPEED, {}});
   REQUIRE(out.ok());
-  CHECK(out.events.empty());
+  CHECK(kinds_of(out) == std::vector{E::kFaultRecorded});
   CHECK(effects_of<fx::ack_terminal>(out).at(0).seq == 9);
   CHECK(w.state.incidents.empty());
 }

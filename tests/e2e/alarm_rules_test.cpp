@@ -3,6 +3,7 @@
 // recovery does not overrule people, and a phone's clock does not keep it fresh.
 #include <catch2/catch.hpp>
 
+#include <fstream>
 #include <thread>
 
 #include "harness.hpp"
@@ -196,6 +197,47 @@ TEST_CASE("a crew position stamped in the future is refused, and a slightly earl
     if (x.crew_id() == "c11") stale = x.reason() == v1::EXCLUSION_STALE_POSITION;
   INFO(describe_timeline(view));
   CHECK(stale);
+}
+
+}  // namespace
+}  // namespace rescue::e2e
+
+namespace rescue::e2e {
+namespace {
+
+std::string fault_counter(e2e_world& world, const char* code) {
+  const auto reply = world.get("/metrics", {});
+  const std::string key = std::string("rescue_terminal_faults_total{code=\"") + code + "\"} ";
+  const auto at = reply.body.find(key);
+  if (at == std::string::npos) return "missing";
+  return reply.body.substr(at + key.size(), reply.body.find('\n', at) - at - key.size());
+}
+
+TEST_CASE("a terminal fault is journalled with its snapshot, counted once, and opens nothing",
+          "[e2e][faults]") {
+  e2e_world world;
+  auto terminal = world.terminal(city::t1(), 2);
+  CHECK(fault_counter(world, "EVENT_DOOR_OPEN_WHILE_RUNNING") == "0");
+  REQUIRE(terminal->send_event(3, v1::EVENT_DOOR_OPEN_WHILE_RUNNING));
+  REQUIRE(terminal->wait_ack(3));
+  // The resend of an acknowledged fault is recognised: acknowledged again, not counted twice.
+  REQUIRE(terminal->send_event(3, v1::EVENT_DOOR_OPEN_WHILE_RUNNING));
+  REQUIRE(terminal->wait_ack(3));
+  CHECK(fault_counter(world, "EVENT_DOOR_OPEN_WHILE_RUNNING") == "1");
+  CHECK(world.incidents().incidents().empty());
+
+  // In the journal, for the fault database: the audit tool's export shows the record.
+  const fs::path out = world.dir() / "export.jsonl";
+  const std::string line = std::string(RESCUE_BIN_DIR) + "/rescuectl export --journal " +
+                           (world.dir() / "var/journal.db").string() + " > " + out.string();
+  REQUIRE(std::system(line.c_str()) == 0);
+  std::ifstream in(out);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  INFO(text);
+  CHECK(text.find("\"event_type\":\"fault_recorded\"") != std::string::npos);
+  CHECK(text.find("EVENT_DOOR_OPEN_WHILE_RUNNING") != std::string::npos);
+  CHECK(text.find("\"elevator_id\":\"E1\"") != std::string::npos);
+  CHECK(text.find("\"maintenance_unit_id\":\"U1\"") != std::string::npos);
 }
 
 }  // namespace

@@ -412,7 +412,23 @@ void handle(step& s, const cmd::terminal_event& c) {
       break;
     }
     default:
-      // Faults without people inside are the maintenance unit's business, not a rescue.
+      // Faults without people inside are the maintenance unit's business, not a rescue; they
+      // are recorded all the same, for the fault database and the early warning.
+      if (!is_fault_code(c.code)) break;
+      s.emit(0, [&](v1::Event& e) {
+        auto* f = e.mutable_fault_recorded();
+        f->set_terminal_id(c.terminal_id);
+        f->set_terminal_seq(c.seq);
+        f->set_terminal_boot_id(c.boot_id);
+        f->set_code(c.code);
+        *f->mutable_car_status() = c.status;
+        f->set_elevator_id(elevator->id());
+        f->set_maintenance_unit_id(elevator->maintenance_unit_id());
+        f->set_building_operator_id(elevator->building_operator_id());
+        f->set_brand(elevator->brand());
+        f->set_install_year(elevator->install_year());
+        f->set_district_code(elevator->district_code());
+      });
       break;
   }
   s.effect(fx::ack_terminal{c.terminal_id, c.seq});

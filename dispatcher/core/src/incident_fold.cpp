@@ -213,6 +213,7 @@ void apply(core_state& state, const v1::Event& e) {
       break;
     case v1::Event::kOpened:
     case v1::Event::kCrewDutyChanged:
+    case v1::Event::kFaultRecorded:
     case v1::Event::BODY_NOT_SET:
       break;
   }
@@ -262,6 +263,19 @@ crew_availability availability_of(const core_state& state, const storage::regist
     if (const auto it = elsewhere->engaged.find(crew_id); it != elsewhere->engaged.end())
       a.engaged_on = it->second;
   return a;
+}
+
+bool is_fault_code(v1::TerminalEventCode code) {
+  switch (code) {
+    case v1::EVENT_UNSPECIFIED:
+    case v1::EVENT_TRAPPED_IN_DOOR_ZONE:
+    case v1::EVENT_TRAPPED_BETWEEN_FLOORS:
+    case v1::EVENT_ALARM_BUTTON:
+    case v1::EVENT_TRAPPED_CLEARED:
+      return false;
+    default:
+      return v1::TerminalEventCode_IsValid(code);
+  }
 }
 
 std::optional<effect> crew_effect_of(const core_state& state, const v1::Event& e) {

@@ -16,6 +16,10 @@ void remember_frames(terminal_frames& frames, const v1::Event& e) {
     frames.remember(alarm->terminal_id(),
                     {alarm->terminal_boot_id(), alarm->terminal_seq(), alarm->terminal_event()},
                     e.incident_id());
+  if (e.has_fault_recorded()) {
+    const auto& f = e.fault_recorded();
+    frames.remember(f.terminal_id(), {f.terminal_boot_id(), f.terminal_seq(), f.code()}, 0);
+  }
   if (e.has_trapped_cleared()) {
     const auto& x = e.trapped_cleared();
     frames.remember(x.terminal_id(),

@@ -39,6 +39,9 @@ struct metrics {
   std::atomic<std::uint64_t> terminal_seq_gaps_total{0};
   std::atomic<std::uint64_t> terminal_seq_backwards_total{0};
   std::atomic<std::uint64_t> terminal_rejected_total{0};  // failed auth or bad frames
+  // Fault records (FaultRecorded) by TerminalEventCode number; codes beyond the array are not
+  // counted here (they are journalled all the same).
+  std::array<std::atomic<std::uint64_t>, 64> terminal_faults_total{};
   std::atomic<std::uint64_t> crew_messages_total{0};
   std::atomic<std::uint64_t> crew_positions_refused_total{0};  // impossible or future fixes
   std::atomic<std::uint64_t> crew_positions_flushed_total{0};  // rows handed to the store

@@ -372,6 +372,10 @@ crew_availability availability_of(const core_state& state, const storage::regist
 // connected to it. Empty for every other event.
 std::optional<effect> crew_effect_of(const core_state& state, const rescue::v1::Event& e);
 
+// A terminal event code that is recorded as a fault (FaultRecorded): every code but the
+// entrapment alarms, the alarm button, "trapped cleared" and "unspecified".
+bool is_fault_code(rescue::v1::TerminalEventCode code);
+
 // The job as the crew holding the pending offer sees it. Requires `inc.offer`.
 rescue::v1::JobOffer job_offer_for(const incident& inc);
 

@@ -1,0 +1,85 @@
+// Terminal faults that are no entrapment: recorded in the journal with the car's status and the
+// elevator's classification, whether or not an incident is open, and recognised when resent.
+#include <catch2/catch.hpp>
+
+#include "core_fixture.hpp"
+
+using namespace rescue::test;
+namespace cmd = rescue::core::cmd;
+
+TEST_CASE("a terminal fault with nobody trapped is recorded with its snapshot and acknowledged",
+          "[unit][core][faults]") {
+  world w;
+  v1::CarStatus status;
+  status.set_floor(12);
+  status.set_in_door_zone(false);
+  status.set_service_mode(v1::SERVICE_NORMAL);
+  const auto before = w.state;
+  const auto out = w.run(cmd::terminal_event{"T1", 7, v1::EVENT_OVERSPEED, status, 3});
+  REQUIRE(out.ok());
+  CHECK(out.incident == 0);
+  REQUIRE(out.events.size() == 1);
+  const auto& e = out.events.front();
+  CHECK(e.incident_id() == 0);
+  REQUIRE(e.has_fault_recorded());
+  const auto& f = e.fault_recorded();
+  CHECK(f.terminal_id() == "T1");
+  CHECK(f.terminal_seq() == 7);
+  CHECK(f.terminal_boot_id() == 3);
+  CHECK(f.code() == v1::EVENT_OVERSPEED);
+  CHECK(f.car_status().floor() == 12);
+  CHECK(f.elevator_id() == "E1");
+  CHECK(f.maintenance_unit_id() == "U1");
+  CHECK(f.district_code() == "500103");
+  // The terminal hears its ack; no incident, nothing for the console or the crews.
+  const auto acks = effects_of<rescue::core::fx::ack_terminal>(out);
+  REQUIRE(acks.size() == 1);
+  CHECK(acks.front().seq == 7);
+  CHECK(out.effects.size() == 1);
+  CHECK(w.state.incidents == before.incidents);
+  CHECK(w.replayed() == w.state);
+}
+
+TEST_CASE("every fault code is recorded, also while an incident is open, and no alarm code is",
+          "[unit][core][faults]") {
+  world w;
+  const auto id = w.trapped("T1", 1).incident;
+  const auto incident_before = w.incident(id);
+  std::uint64_t seq = 1;
+  std::size_t faults = 0;
+  for (int code = 0; code <= v1::TerminalEventCode_MAX; ++code) {
+    const auto c = static_cast<v1::TerminalEventCode>(code);
+    if (!v1::TerminalEventCode_IsValid(code)) continue;
+    const auto out = w.run(cmd::terminal_event{"T2", ++seq, c, {}, 1});
+    const bool recorded = has_event(out, v1::Event::kFaultRecorded);
+    INFO(v1::TerminalEventCode_Name(c));
+    CHECK(recorded == rescue::core::is_fault_code(c));
+    if (recorded) ++faults;
+  }
+  // Overrun top and bottom, overspeed, door open while running, UCMP, stopped outside the door
+  // zone, power loss, safety circuit, door fails to open or close, lock circuit, run-time
+  // limiter, floor position lost, service mode change, power restored.
+  CHECK(faults == 15);
+  CHECK_FALSE(rescue::core::is_fault_code(v1::EVENT_TRAPPED_BETWEEN_FLOORS));
+  CHECK_FALSE(rescue::core::is_fault_code(v1::EVENT_ALARM_BUTTON));
+  CHECK_FALSE(rescue::core::is_fault_code(v1::EVENT_TRAPPED_CLEARED));
+  // T1's open incident did not move for T2's faults.
+  CHECK(w.incident(id) == incident_before);
+  CHECK(w.replayed() == w.state);
+}
+
+TEST_CASE("a fault frame resent after a restart is recognised from the journal",
+          "[unit][core][faults]") {
+  world w;
+  REQUIRE(w.run(cmd::terminal_event{"T1", 9, v1::EVENT_POWER_LOSS, {}, 4}).ok());
+  rescue::core::replayer replay;
+  for (const auto& e : w.journal)
+    replay.feed(e);
+  const auto rebuilt = std::move(replay).take();
+  const auto again = rebuilt.frames.classify("T1", {4, 9, v1::EVENT_POWER_LOSS},
+                                             [](std::uint64_t) { return false; });
+  CHECK(again.resend);
+  const auto next = rebuilt.frames.classify("T1", {4, 10, v1::EVENT_POWER_RESTORED},
+                                            [](std::uint64_t) { return false; });
+  CHECK_FALSE(next.resend);
+}
