@@ -25,16 +25,6 @@ server_options instance(const test::redis_server& redis, bool standby) {
   return o;
 }
 
-// Waits until the server's log holds `text`.
-bool log_says(server_process& p, std::string_view text, millis timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (p.log_text().find(text) == std::string::npos) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
-}
-
 bool answers_http(std::uint16_t port) {
   return http_call(port, method::get, "/healthz", {}, {}, 500ms).status != 0;
 }

@@ -161,6 +161,15 @@ void city::write(const fs::path& dir) {
   write_file(dir / "terminals.csv", terminals);
 }
 
+bool log_says(server_process& p, std::string_view text, millis timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (p.log_text().find(text) == std::string::npos) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
 std::string to_hex(std::string_view bytes) {
   static constexpr char digits[] = "0123456789abcdef";
   std::string out;

@@ -357,6 +357,9 @@ class e2e_world {
   std::unique_ptr<server_process> server_;
 };
 
+// Waits until the server's log holds `text`.
+bool log_says(server_process& p, std::string_view text, millis timeout);
+
 // ---- timelines ----------------------------------------------------------------------------------
 
 std::size_t count_events(const v1::IncidentView& view, v1::Event::BodyCase kind);

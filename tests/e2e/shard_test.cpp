@@ -62,15 +62,6 @@ server_options shard_instance(const test::redis_cluster& cluster, const std::str
 
 constexpr std::uint64_t ids_per_shard = 1'000'000'000'000ULL;
 
-bool log_says(server_process& p, std::string_view text, millis timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (p.log_text().find(text) == std::string::npos) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
-}
-
 // The incident `id` as `world`'s console lists it, waiting for it to appear there.
 bool console_lists(e2e_world& world, std::uint64_t id, millis timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;

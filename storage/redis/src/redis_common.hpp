@@ -38,6 +38,19 @@ bool reply_number(const redis_reply& r, T& out, T fallback = 0) {
          parse_number(r.str, out);
 }
 
+// The replicas `INFO replication` lists as online.
+inline int online_replicas(const std::string& info) {
+  int online = 0;
+  for (std::size_t at = info.find("\nslave"); at != std::string::npos;
+       at = info.find("\nslave", at + 1)) {
+    const auto end = info.find('\n', at + 1);
+    const std::string_view line(info.data() + at,
+                                (end == std::string::npos ? info.size() : end) - at);
+    if (line.find("state=online") != std::string_view::npos) ++online;
+  }
+  return online;
+}
+
 // Lua shared by the scripts: zero padding as above.
 inline constexpr const char* lua_padded =
     "local function padded(v) v = tostring(v) return string.rep('0', 20 - #v) .. v end\n";

@@ -90,15 +90,7 @@ int redis_stream::replicas_online() {
   if (conn_.query({"INFO", "replication"}, r) ||
       (r.type != redis_reply::kind::string && r.type != redis_reply::kind::status))
     return durability_.wait_replicas;
-  int online = 0;
-  for (std::size_t at = r.str.find("\nslave"); at != std::string::npos;
-       at = r.str.find("\nslave", at + 1)) {
-    const auto end = r.str.find('\n', at + 1);
-    const std::string_view line(r.str.data() + at,
-                                (end == std::string::npos ? r.str.size() : end) - at);
-    if (line.find("state=online") != std::string_view::npos) ++online;
-  }
-  return online;
+  return redis_detail::online_replicas(r.str);
 }
 
 std::error_code redis_stream::read_after(std::string_view after, std::size_t max,

@@ -326,16 +326,8 @@ class redis_journal_backend final : public journal_backend {
     redis_reply r;
     int online = config_.wait_replicas;
     if (!writer_.query({"INFO", "replication"}, r) &&
-        (r.type == redis_reply::kind::string || r.type == redis_reply::kind::status)) {
-      online = 0;
-      for (std::size_t at = r.str.find("\nslave"); at != std::string::npos;
-           at = r.str.find("\nslave", at + 1)) {
-        const auto end = r.str.find('\n', at + 1);
-        const std::string_view line(r.str.data() + at,
-                                    (end == std::string::npos ? r.str.size() : end) - at);
-        if (line.find("state=online") != std::string_view::npos) ++online;
-      }
-    }
+        (r.type == redis_reply::kind::string || r.type == redis_reply::kind::status))
+      online = redis_detail::online_replicas(r.str);
     replicas_online_ = online;
     replicas_short_ = online < config_.wait_replicas;
     std::lock_guard lock(problem_mu_);
