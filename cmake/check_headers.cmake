@@ -23,6 +23,7 @@ set(pattern_fmt "/fmt/")
 set(pattern_toml++ "/toml\\+\\+/")
 set(pattern_hiredis "/hiredis/")
 set(pattern_CLI11 "/CLI/")
+set(pattern_xlsxwriter "/xlsxwriter(\\.h$|/)")
 
 set(files "")
 foreach(s IN LISTS SOURCES)

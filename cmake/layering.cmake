@@ -11,9 +11,9 @@
 
 # Packages that do I/O, or carry a server runtime, by the link items that bring them in. A pure
 # target's link closure holds none of them, nor the project's own impure libraries.
-set(RESCUE_IO_PACKAGES Boost SQLite OpenSSL spdlog fmt toml++ hiredis CLI11)
+set(RESCUE_IO_PACKAGES Boost SQLite OpenSSL spdlog fmt toml++ hiredis CLI11 xlsxwriter)
 set(RESCUE_IMPURE_TARGETS rescue_geo rescue_storage rescue_storage_sqlite rescue_storage_redis rescue_storage_backends
-                          rescue_dispatcher)
+                          rescue_dispatcher rescue_report_xlsx)
 
 # The package a link item belongs to, or "" (protobuf, Threads, Catch2, the project's own).
 function(_rescue_package_of item out)
@@ -34,6 +34,8 @@ function(_rescue_package_of item out)
     set(pkg hiredis)
   elseif(item MATCHES "^CLI11::")
     set(pkg CLI11)
+  elseif(item MATCHES "xlsxwriter")
+    set(pkg xlsxwriter)
   endif()
   set(${out} "${pkg}" PARENT_SCOPE)
 endfunction()

@@ -14,6 +14,9 @@ packages=(
   libtomlplusplus-dev
   libcli11-dev
   libbenchmark-dev
+  # Reports (rescuectl report): Excel files through libxlsxwriter; the tests read them back
+  # with openpyxl.
+  libxlsxwriter-dev python3-openpyxl
   # Fuzzing (fuzz/run.sh): clang 14 with libFuzzer and the sanitizer runtimes.
   clang-14 libfuzzer-14-dev libclang-rt-14-dev
   # Browser tests (tests/browser): headless chromium driven by playwright-core from npm.

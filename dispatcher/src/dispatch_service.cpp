@@ -331,11 +331,18 @@ void dispatch_service::execute(const core::outcome& out,
         if (e.level_escalated().to() == v1::LEVEL_3_FIRE)
           metrics_.fire_escalations_total.fetch_add(1, std::memory_order_relaxed);
         break;
+      case v1::Event::kOfferAccepted:
+        if (const core::incident* inc = state_.find(e.incident_id());
+            inc && inc->first_accepted_at == core::from_ms(e.at_ms()))
+          metrics_.response_seconds.observe(*inc->first_accepted_at - inc->alarm_at);
+        break;
       case v1::Event::kCrewArrived:
       case v1::Event::kFireArrived:
         if (const core::incident* inc = state_.find(e.incident_id());
-            inc && inc->late && inc->arrived_at == core::from_ms(e.at_ms()))
-          metrics_.late_arrivals_total.fetch_add(1, std::memory_order_relaxed);
+            inc && inc->arrived_at == core::from_ms(e.at_ms())) {
+          metrics_.arrival_seconds.observe(*inc->arrived_at - inc->alarm_at);
+          if (inc->late) metrics_.late_arrivals_total.fetch_add(1, std::memory_order_relaxed);
+        }
         break;
       default:
         break;

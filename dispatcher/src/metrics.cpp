@@ -144,6 +144,11 @@ std::string metrics::render() const {
                                 "Time from append to durable, per command.");
   alarm_to_offer_seconds.render(out, "alarm_to_offer_seconds",
                                 "Time from receiving an alarm to pushing the first offer.");
+  response_seconds.render(out, "response_seconds",
+                          "Time from an incident's alarm to the first crew accepting it.");
+  arrival_seconds.render(out, "arrival_seconds",
+                         "Time from an incident's alarm to the first rescuer (crew or fire) on "
+                         "site; the target is 1800 s (urban) or 3600 s (rural).");
   return out;
 }
 

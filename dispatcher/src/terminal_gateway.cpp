@@ -119,6 +119,18 @@ void terminal_gateway::online(const std::string& terminal_id, const std::string&
   }
   metrics_.terminal_connections.fetch_add(1, std::memory_order_relaxed);
   if (previous && previous != session) previous->close("replaced by a new connection");
+  record_link(terminal_id, true, {});
+}
+
+void terminal_gateway::record_link(const std::string& terminal_id, bool online,
+                                   const std::string& reason) {
+  // Journalled for the report's terminal health; the core records only a change, so a
+  // connection replacing another adds nothing. Nobody waits on it: a refusal is only logged.
+  service_.async_submit(
+      core::cmd::terminal_link{terminal_id, online, reason}, [terminal_id](core::outcome out) {
+        if (!out.ok())
+          spdlog::warn("terminal {} link not recorded: {}", terminal_id, log_safe(out.reason, 256));
+      });
 }
 
 void terminal_gateway::seen(const std::string& terminal_id, const rescue::v1::CarStatus* status) {
@@ -144,6 +156,7 @@ void terminal_gateway::offline(const std::string& terminal_id, const terminal_se
   metrics_.terminal_connections.fetch_sub(1, std::memory_order_relaxed);
   // Silence is not an incident: the terminal is reported offline, people are not assumed trapped.
   spdlog::info("terminal {} offline: {}", terminal_id, log_safe(reason, 256));
+  record_link(terminal_id, false, reason);
 }
 
 void terminal_gateway::add_routes(http_router& router) {

@@ -150,7 +150,7 @@ TEST_CASE("folding the emitted events rebuilds the core's state", "[unit][core][
       w.advance(std::chrono::seconds(rng() % 120));
       const auto id = any_incident();
       command c;
-      switch (rng() % 20) {
+      switch (rng() % 22) {
         case 0:
         case 1:
           c = cmd::terminal_event{
@@ -220,6 +220,12 @@ TEST_CASE("folding the emitted events rebuilds the core's state", "[unit][core][
         case 18:
           c = cmd::fire_arrived{id, "119"};
           break;
+        case 19:
+          c = cmd::terminal_link{pick(terminals), rng() % 2 == 0, "dropped"};
+          break;
+        case 20:
+          c = cmd::terminal_links_lost{"server restarted"};
+          break;
         default: {
           const std::string crew = pick(crews);
           c = cmd::set_duty{crew, rng() % 2 == 0, crew};
@@ -247,7 +253,7 @@ TEST_CASE("folding the emitted events rebuilds the core's state", "[unit][core][
     REQUIRE(w.replayed() == w.state);
   }
   // The sequences reach every kind of event, so the fold is checked for all of them.
-  for (int field = v1::Event::kOpened; field <= v1::Event::kFaultRecorded; ++field) {
+  for (int field = v1::Event::kOpened; field <= v1::Event::kTerminalLink; ++field) {
     INFO("event field " << field);
     CHECK(seen_events.contains(field));
   }

@@ -83,3 +83,39 @@ TEST_CASE("a fault frame resent after a restart is recognised from the journal",
                                             [](std::uint64_t) { return false; });
   CHECK_FALSE(next.resend);
 }
+
+TEST_CASE("a terminal's link is journalled when it changes, and a restart records every link lost",
+          "[unit][core][faults]") {
+  world w;
+  auto up = w.run(cmd::terminal_link{"T1", true, ""});
+  REQUIRE(up.ok());
+  REQUIRE(up.events.size() == 1);
+  CHECK(up.events[0].incident_id() == 0);
+  CHECK(up.events[0].terminal_link().terminal_id() == "T1");
+  CHECK(up.events[0].terminal_link().elevator_id() == "E1");
+  CHECK(up.events[0].terminal_link().online());
+  CHECK(up.effects.empty());
+  // A second connection replacing the first changes nothing the journal says.
+  CHECK(w.run(cmd::terminal_link{"T1", true, ""}).events.empty());
+  REQUIRE(w.run(cmd::terminal_link{"T2", true, ""}).events.size() == 1);
+  CHECK(w.state.terminals_online == std::set<std::string>{"T1", "T2"});
+
+  const auto down = w.run(cmd::terminal_link{"T2", false, "idle for 180 s"});
+  REQUIRE(down.events.size() == 1);
+  CHECK_FALSE(down.events[0].terminal_link().online());
+  CHECK(down.events[0].terminal_link().reason() == "idle for 180 s");
+  CHECK(w.run(cmd::terminal_link{"T2", false, "closed"}).events.empty());
+
+  const auto unknown = w.run(cmd::terminal_link{"T9", true, ""});
+  CHECK(unknown.refused == rescue::core::refusal::unknown_terminal);
+  CHECK(unknown.events.empty());
+
+  // The restart: T1 was up when the journal ended, so its link is recorded lost; T2 was down.
+  const auto lost = w.run(cmd::terminal_links_lost{"server restarted"});
+  REQUIRE(lost.events.size() == 1);
+  CHECK(lost.events[0].terminal_link().terminal_id() == "T1");
+  CHECK(lost.events[0].terminal_link().reason() == "server restarted");
+  CHECK(w.state.terminals_online.empty());
+  CHECK(w.run(cmd::terminal_links_lost{"server restarted"}).events.empty());
+  CHECK(w.replayed() == w.state);
+}

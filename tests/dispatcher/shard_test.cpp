@@ -46,6 +46,10 @@ TEST_CASE("a sharded city routes each command to the shard of its district, crew
   // Unknown names have no shard: the deciding core refuses them with its reason.
   CHECK(name_of(cmd::terminal_event{"T9", 1, v1::EVENT_TRAPPED_BETWEEN_FLOORS, {}}) == "(none)");
   CHECK(name_of(cmd::call_alarm{"99999"}) == "(none)");
+  // A terminal's link goes where its alarms go; a restart's lost links stay with each owner.
+  CHECK(name_of(cmd::terminal_link{"T4", true, ""}) == "south");
+  CHECK(name_of(cmd::terminal_link{"T1", false, "closed"}) == "north");
+  CHECK(name_of(cmd::terminal_links_lost{"restart"}) == "(none)");
   // Shift changes go to the home of the crew's unit: where most of its elevators are.
   CHECK(name_of(cmd::set_duty{"c11", false, "c11"}) == "north");
   CHECK(name_of(cmd::set_duty{"c21", false, "c21"}) == "south");
@@ -157,6 +161,7 @@ TEST_CASE("every command but a deadline travels through the inbox unchanged",
       cmd::fire_acknowledged{17, "119-YZ"},
       cmd::fire_arrived{18, "119-JB"},
       cmd::set_duty{"c31", false, "op9"},
+      cmd::terminal_link{"T1", false, "idle for 180 s"},
   };
   for (const auto& c : commands) {
     const auto message = rescue::core::to_inbox(c);
@@ -169,6 +174,8 @@ TEST_CASE("every command but a deadline travels through the inbox unchanged",
     CHECK(rescue::core::to_inbox(*back).SerializeAsString() == message.SerializeAsString());
   }
   CHECK(rescue::core::to_inbox(cmd::deadline_fired{1, v1::DEADLINE_OFFER}).command_case() ==
+        v1::InboxCommand::COMMAND_NOT_SET);
+  CHECK(rescue::core::to_inbox(cmd::terminal_links_lost{"restart"}).command_case() ==
         v1::InboxCommand::COMMAND_NOT_SET);
   CHECK_FALSE(rescue::core::from_inbox(v1::InboxCommand{}));
   v1::InboxCommand unknown_kind;

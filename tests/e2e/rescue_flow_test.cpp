@@ -97,6 +97,17 @@ TEST_CASE("a terminal alarm is offered to the nearest crew, rescued, closed, wit
   REQUIRE(made);
   CHECK(made->offer_made().crew_id() == "c11");
   CHECK(made->offer_made().rank() == 1);
+
+  // The live KPIs: one response and one arrival, both within the first bucket (a minute).
+  const auto metrics = world.get("/metrics", {});
+  REQUIRE(metrics.status == 200);
+  for (const char* line :
+       {"rescue_response_seconds_count 1\n", "rescue_response_seconds_bucket{le=\"60\"} 1\n",
+        "rescue_arrival_seconds_count 1\n", "rescue_arrival_seconds_bucket{le=\"1800\"} 1\n",
+        "# TYPE rescue_arrival_seconds histogram\n"}) {
+    INFO(line);
+    CHECK(metrics.body.find(line) != std::string::npos);
+  }
 }
 
 TEST_CASE("a declined offer goes to the next crew of the same unit, not to level 2", "[e2e]") {

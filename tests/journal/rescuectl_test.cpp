@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "journal_test_util.hpp"
+#include "run_command.hpp"
 #include "rescue/protocol/json.hpp"
 #include "rescue/storage/signing.hpp"
 #include "rescue/storage/sqlite_journal.hpp"
@@ -16,28 +17,10 @@ using namespace rescue;
 using namespace rescue::storage;
 using rescue::test::append_wait;
 using rescue::test::note_event;
+using rescue::test::rescuectl;
 using rescue::test::scratch_dir;
 
 namespace {
-
-struct run_result {
-  int exit_code = -1;
-  std::string out;
-};
-
-run_result rescuectl(const std::string& args) {
-  const std::string cmd = std::string(RESCUE_BIN_DIR) + "/rescuectl " + args + " 2>&1";
-  run_result r;
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  REQUIRE(pipe);
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0)
-    r.out.append(buf, n);
-  const int status = ::pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
 
 v1::Event ranked_event(std::uint64_t incident) {
   v1::Event e;

@@ -13,6 +13,7 @@
 
 #include "record_format.hpp"
 #include "replay.hpp"
+#include "report.hpp"
 #include "rescue/dispatcher/crew_token.hpp"
 #include "rescue/dispatcher/server_config.hpp"
 #include "rescue/storage/journal_verify.hpp"
@@ -206,6 +207,56 @@ int main(int argc, char** argv) {
                    "journal: a SQLite file, redis://HOST:PORT/STORE or redis-cluster://SEEDS/STORE")
       ->required();
   replay->callback([&] { code = tools::run_replay(journal_path); });
+
+  tools::report_request report_request;
+  std::string report_journal, report_config;
+  auto* reporter = app.add_subcommand(
+      "report", "The KPI report of a period, from the journal and the registry only");
+  reporter->add_option("--journal", report_journal,
+                       "journal: a SQLite file, redis://HOST:PORT/STORE or "
+                       "redis-cluster://SEEDS/STORE (default: the --config's SQLite journal)");
+  reporter->add_option("--registry", report_request.registry_dir,
+                       "the registry's CSV folder (default: the --config's [registry] dir)");
+  reporter->add_option("--config", report_config,
+                       "rescue-dispatchd TOML configuration: the journal and registry it names");
+  std::vector<std::string> report_shards;
+  reporter
+      ->add_option("--shards", report_shards,
+                   "a sharded city: --journal names the city, these its shards (CITY.SHARD), "
+                   "all read into one report")
+      ->delimiter(',');
+  reporter->add_option("--period", report_request.period,
+                       "a month (2026-11), a quarter (2026-Q4) or a year (2026), UTC+8");
+  reporter->add_option("--from", report_request.from,
+                       "first day (2026-11-03) or minute (2026-11-03T08:30), UTC+8");
+  reporter->add_option("--to", report_request.to, "first day or minute after the period, UTC+8");
+  reporter->add_option("--format", report_request.format, "md (default), csv, json or xlsx");
+  reporter->add_option("--lang", report_request.lang, "headings: zh (default) or en");
+  reporter->add_option("--out", report_request.out,
+                       "write to this file (required for xlsx; default: standard output)");
+  reporter->callback([&] {
+    if (!report_config.empty()) {
+      try {
+        const auto config = dispatcher::load_server_config(report_config);
+        if (report_journal.empty()) report_journal = config.journal_path.string();
+        if (report_request.registry_dir.empty())
+          report_request.registry_dir = config.registry_dir.string();
+      } catch (const std::exception& e) {
+        std::cerr << "rescuectl: " << e.what() << "\n";
+        code = exit_unusable;
+        return;
+      }
+    }
+    if (report_journal.empty() || report_request.registry_dir.empty()) {
+      std::cerr << "rescuectl: report needs --journal and --registry, or --config\n";
+      code = exit_unusable;
+      return;
+    }
+    if (report_shards.empty()) report_request.journals.push_back(report_journal);
+    for (const auto& shard : report_shards)
+      report_request.journals.push_back(report_journal + "." + shard);
+    code = tools::run_report(report_request);
+  });
 
   std::string config_path, crew_id;
   auto* crew_token = app.add_subcommand(

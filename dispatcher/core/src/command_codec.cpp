@@ -93,7 +93,13 @@ v1::InboxCommand to_inbox(const command& c) {
           d->set_crew_id(x.crew_id);
           d->set_on_duty(x.on_duty);
           d->set_actor(x.actor);
-        } else if constexpr (!std::is_same_v<T, cmd::deadline_fired>) {
+        } else if constexpr (std::is_same_v<T, cmd::terminal_link>) {
+          auto* l = m.mutable_terminal_link();
+          l->set_terminal_id(x.terminal_id);
+          l->set_online(x.online);
+          l->set_reason(x.reason);
+        } else if constexpr (!std::is_same_v<T, cmd::deadline_fired> &&
+                             !std::is_same_v<T, cmd::terminal_links_lost>) {
           fill(*m.mutable_incident(), x);
         }
       },
@@ -115,6 +121,10 @@ std::optional<command> from_inbox(const v1::InboxCommand& m) {
     case v1::InboxCommand::kSetDuty: {
       const auto& d = m.set_duty();
       return cmd::set_duty{d.crew_id(), d.on_duty(), d.actor()};
+    }
+    case v1::InboxCommand::kTerminalLink: {
+      const auto& l = m.terminal_link();
+      return cmd::terminal_link{l.terminal_id(), l.online(), l.reason()};
     }
     case v1::InboxCommand::kIncident: {
       const auto& i = m.incident();

@@ -764,6 +764,38 @@ void handle(step& s, const cmd::set_duty& c) {
   });
 }
 
+void handle(step& s, const cmd::terminal_link& c) {
+  const v1::Terminal* terminal = s.env().registry.terminal(c.terminal_id);
+  if (!terminal) {
+    s.refuse(refusal::unknown_terminal, "no terminal " + c.terminal_id);
+    return;
+  }
+  if (s.state().terminals_online.contains(c.terminal_id) == c.online) return;  // no change
+  s.emit(0, [&](v1::Event& e) {
+    auto* x = e.mutable_terminal_link();
+    x->set_terminal_id(c.terminal_id);
+    x->set_elevator_id(terminal->elevator_id());
+    x->set_online(c.online);
+    if (!c.online) x->set_reason(c.reason);
+  });
+}
+
+void handle(step& s, const cmd::terminal_links_lost& c) {
+  // A copy: each emit folds into the state and erases from the set.
+  const std::vector<std::string> online(s.state().terminals_online.begin(),
+                                        s.state().terminals_online.end());
+  for (const auto& id : online) {
+    const v1::Terminal* terminal = s.env().registry.terminal(id);
+    s.emit(0, [&](v1::Event& e) {
+      auto* x = e.mutable_terminal_link();
+      x->set_terminal_id(id);
+      x->set_elevator_id(terminal ? terminal->elevator_id() : std::string());
+      x->set_online(false);
+      x->set_reason(c.reason);
+    });
+  }
+}
+
 // Free text comes from callers, crews' phones and the fire centre: it is bounded before it
 // reaches the journal, every console and the logs. Empty: within limits.
 std::string oversized_text(const command& c) {

@@ -111,6 +111,13 @@ void apply(core_state& state, const v1::Event& e) {
     state.duty[e.crew_duty_changed().crew_id()] = e.crew_duty_changed().on_duty();
     return;
   }
+  if (e.body_case() == v1::Event::kTerminalLink) {
+    if (e.terminal_link().online())
+      state.terminals_online.insert(e.terminal_link().terminal_id());
+    else
+      state.terminals_online.erase(e.terminal_link().terminal_id());
+    return;
+  }
 
   const auto it = state.incidents.find(e.incident_id());
   if (it == state.incidents.end()) return;  // an incident already finished: nothing in memory
@@ -214,6 +221,7 @@ void apply(core_state& state, const v1::Event& e) {
     case v1::Event::kOpened:
     case v1::Event::kCrewDutyChanged:
     case v1::Event::kFaultRecorded:
+    case v1::Event::kTerminalLink:
     case v1::Event::BODY_NOT_SET:
       break;
   }

@@ -123,6 +123,11 @@ const shard_spec* shard_map::route(const command& c) const {
                               : registry.elevator_by_registration_code(x.registration_code);
           const auto d = district_of_elevator(e);
           return d.empty() ? nullptr : of_district(d);
+        } else if constexpr (std::is_same_v<T, cmd::terminal_link>) {
+          const auto d = district_of_elevator(registry.elevator_by_terminal(x.terminal_id));
+          return d.empty() ? nullptr : of_district(d);
+        } else if constexpr (std::is_same_v<T, cmd::terminal_links_lost>) {
+          return nullptr;  // each owner records its own shard's
         } else if constexpr (std::is_same_v<T, cmd::set_duty>) {
           return home_of_crew(x.crew_id);
         } else {

@@ -61,6 +61,10 @@ struct metrics {
   histogram journal_commit_seconds{{0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1}};
   histogram alarm_to_offer_seconds{
       {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}};
+  // The KPIs of the report (docs/reports.md), live: alarm to the first crew accepting, and alarm
+  // to the first rescuer on site, in the journal's server time.
+  histogram response_seconds{{60, 120, 180, 300, 600, 900, 1800, 3600}};
+  histogram arrival_seconds{{60, 180, 300, 600, 900, 1200, 1800, 2700, 3600}};
 
   std::string render() const;
 };

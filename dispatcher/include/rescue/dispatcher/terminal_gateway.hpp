@@ -70,6 +70,8 @@ class terminal_gateway {
   void online(const std::string& terminal_id, const std::string& elevator_id,
               const std::shared_ptr<terminal_session>& session);
   void seen(const std::string& terminal_id, const rescue::v1::CarStatus* status);
+  // Journals a link change (core::cmd::terminal_link).
+  void record_link(const std::string& terminal_id, bool online, const std::string& reason);
   void offline(const std::string& terminal_id, const terminal_session* session,
                const std::string& reason);
 

@@ -9,7 +9,8 @@
 
 namespace rescue::core {
 
-// Every command but deadline_fired, which only the owner's own timers raise (an empty message).
+// Every command but deadline_fired, which only the owner's own timers raise, and
+// terminal_links_lost, which each owner records for its own shard (an empty message).
 rescue::v1::InboxCommand to_inbox(const command& c);
 
 // Empty when the message carries no command this version knows: the owner skips the entry.

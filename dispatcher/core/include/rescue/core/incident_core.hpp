@@ -133,6 +133,9 @@ struct core_state {
   // The shard's inbox entry the last command from another instance came in (Event.inbox_entry):
   // where the owner resumes reading that inbox.
   std::string last_inbox_entry;
+  // Terminals whose link is up, as journalled (TerminalLinkChanged): a restarted server records
+  // each of them going down (cmd::terminal_links_lost), since its restart dropped them all.
+  std::set<std::string> terminals_online;
 
   bool operator==(const core_state&) const = default;
   const incident* find(incident_id id) const;
@@ -238,6 +241,18 @@ struct set_duty {
   std::string actor;  // the crew's own id, or the operator's
 };
 
+// A car terminal's link came up (it authenticated) or went down. Recorded only when it changes
+// what the journal says of the terminal.
+struct terminal_link {
+  std::string terminal_id;
+  bool online = true;
+  std::string reason;  // why it went down
+};
+// Every link the journal holds as up went down (the server restarted, so none survived).
+struct terminal_links_lost {
+  std::string reason;
+};
+
 }  // namespace cmd
 
 using command =
@@ -245,7 +260,7 @@ using command =
                  cmd::decline_offer, cmd::crew_departed, cmd::crew_arrived, cmd::people_released,
                  cmd::deadline_fired, cmd::assign_crew, cmd::escalate, cmd::cancel, cmd::close,
                  cmd::record_follow_up, cmd::add_note, cmd::fire_acknowledged, cmd::fire_arrived,
-                 cmd::set_duty>;
+                 cmd::set_duty, cmd::terminal_link, cmd::terminal_links_lost>;
 
 // ---- effects --------------------------------------------------------------------------------
 namespace fx {

@@ -1,0 +1,163 @@
+#include "rescue/report/period.hpp"
+
+#include <charconv>
+#include <cstdio>
+
+namespace rescue::report {
+
+namespace {
+
+constexpr std::int64_t day_ms = 86'400'000;
+
+// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+std::int64_t days_from_civil(int y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return static_cast<std::int64_t>(era) * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+struct civil {
+  int year;
+  unsigned month, day;
+};
+
+civil civil_from_days(std::int64_t z) {
+  z += 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  const int y = static_cast<int>(yoe) + static_cast<int>(era) * 400 + (m <= 2);
+  return {y, m, d};
+}
+
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
+
+bool parse_uint(std::string_view s, unsigned& out) {
+  if (s.empty()) return false;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc{} && end == s.data() + s.size();
+}
+
+bool plausible_year(unsigned y) {
+  return y >= 2000 && y <= 2200;
+}
+
+unsigned days_in_month(int y, unsigned m) {
+  const std::int64_t first = days_from_civil(y, m, 1);
+  const std::int64_t next = m == 12 ? days_from_civil(y + 1, 1, 1) : days_from_civil(y, m + 1, 1);
+  return static_cast<unsigned>(next - first);
+}
+
+// "2026-11-03" or "2026-11-03T08:30".
+std::optional<std::int64_t> parse_instant(std::string_view s, std::string& error) {
+  unsigned y = 0, m = 0, d = 0, hh = 0, mm = 0;
+  const bool date_ok = s.size() >= 10 && s[4] == '-' && s[7] == '-' &&
+                       parse_uint(s.substr(0, 4), y) && parse_uint(s.substr(5, 2), m) &&
+                       parse_uint(s.substr(8, 2), d);
+  bool time_ok = s.size() == 10;
+  if (date_ok && s.size() == 16 && (s[10] == 'T' || s[10] == ' ') && s[13] == ':')
+    time_ok =
+        parse_uint(s.substr(11, 2), hh) && parse_uint(s.substr(14, 2), mm) && hh < 24 && mm < 60;
+  if (!date_ok || !time_ok || !plausible_year(y) || m < 1 || m > 12 || d < 1 ||
+      d > days_in_month(static_cast<int>(y), m)) {
+    error = "'" + std::string(s) + "' is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM, UTC+8)";
+    return std::nullopt;
+  }
+  return china_midnight_ms(static_cast<int>(y), m, d) + (hh * 60 + mm) * 60'000LL;
+}
+
+}  // namespace
+
+std::int64_t china_midnight_ms(int year, unsigned month, unsigned day) {
+  return days_from_civil(year, month, day) * day_ms - china_offset_ms;
+}
+
+std::optional<period> parse_period(std::string_view text, std::string& error) {
+  unsigned y = 0, n = 0;
+  period p;
+  p.label = std::string(text);
+  if (text.size() == 4 && parse_uint(text, y) && plausible_year(y)) {
+    p.from_ms = china_midnight_ms(static_cast<int>(y), 1, 1);
+    p.to_ms = china_midnight_ms(static_cast<int>(y) + 1, 1, 1);
+    return p;
+  }
+  if (text.size() == 7 && text[4] == '-' && parse_uint(text.substr(0, 4), y) && plausible_year(y)) {
+    if ((text[5] == 'Q' || text[5] == 'q') && parse_uint(text.substr(6, 1), n) && n >= 1 &&
+        n <= 4) {
+      const unsigned first = (n - 1) * 3 + 1;
+      p.label = std::string(text.substr(0, 5)) + "Q" + std::to_string(n);
+      p.from_ms = china_midnight_ms(static_cast<int>(y), first, 1);
+      p.to_ms = n == 4 ? china_midnight_ms(static_cast<int>(y) + 1, 1, 1)
+                       : china_midnight_ms(static_cast<int>(y), first + 3, 1);
+      return p;
+    }
+    if (parse_uint(text.substr(5, 2), n) && n >= 1 && n <= 12) {
+      p.from_ms = china_midnight_ms(static_cast<int>(y), n, 1);
+      p.to_ms = n == 12 ? china_midnight_ms(static_cast<int>(y) + 1, 1, 1)
+                        : china_midnight_ms(static_cast<int>(y), n + 1, 1);
+      return p;
+    }
+  }
+  error = "'" + std::string(text) +
+          "' is not a period: a month (2026-11), a quarter (2026-Q4) or a year (2026)";
+  return std::nullopt;
+}
+
+std::optional<period> period_between(std::string_view from, std::string_view to,
+                                     std::string& error) {
+  const auto a = parse_instant(from, error);
+  if (!a) return std::nullopt;
+  const auto b = parse_instant(to, error);
+  if (!b) return std::nullopt;
+  if (*b <= *a) {
+    error = "the period's end (" + std::string(to) + ") must come after its start (" +
+            std::string(from) + ")";
+    return std::nullopt;
+  }
+  return period{*a, *b, std::string(from) + ".." + std::string(to)};
+}
+
+period month_of(std::int64_t ms) {
+  const civil c = civil_from_days(floor_div(ms + china_offset_ms, day_ms));
+  period p;
+  p.from_ms = china_midnight_ms(c.year, c.month, 1);
+  p.to_ms = c.month == 12 ? china_midnight_ms(c.year + 1, 1, 1)
+                          : china_midnight_ms(c.year, c.month + 1, 1);
+  p.label = china_month(ms);
+  return p;
+}
+
+std::string china_time(std::int64_t ms) {
+  const std::int64_t local = ms + china_offset_ms;
+  const std::int64_t days = floor_div(local, day_ms);
+  const std::int64_t in_day = local - days * day_ms;
+  const civil c = civil_from_days(days);
+  const int secs = static_cast<int>(in_day / 1000);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d+08:00", c.year, c.month, c.day,
+                secs / 3600, secs / 60 % 60, secs % 60);
+  return buf;
+}
+
+std::string china_month(std::int64_t ms) {
+  const civil c = civil_from_days(floor_div(ms + china_offset_ms, day_ms));
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d-%02u", c.year, c.month);
+  return buf;
+}
+
+int china_hour(std::int64_t ms) {
+  const std::int64_t local = ms + china_offset_ms;
+  return static_cast<int>((local - floor_div(local, day_ms) * day_ms) / 3'600'000);
+}
+
+}  // namespace rescue::report
