@@ -41,19 +41,28 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo_cmd apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
-# playwright-core for the browser tests, pinned by package-lock.json; no browser download (the
-# tests use /usr/bin/chromium). `npm ci` when the lock file is there, so every machine gets the
-# same version; skipped when that version is already installed.
+# From npm, pinned by package-lock.json: playwright-core for the browser tests (no browser
+# download: the tests use /usr/bin/chromium) and ECharts, the charting library of the console's
+# reports page, which the server serves from web/vendor/ (no CDN). `npm ci` when the lock file is
+# there, so every machine gets the same versions; skipped when those versions are installed.
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [ -f "$repo_root/package.json" ]; then
   export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-  wanted="$(ROOT="$repo_root" node -p "require(process.env.ROOT + '/package.json').dependencies['playwright-core']")"
-  have="$(ROOT="$repo_root" node -p "try { require(process.env.ROOT + '/node_modules/playwright-core/package.json').version } catch { '' }")"
-  if [ "$wanted" != "$have" ]; then
+  stale=""
+  for pkg in playwright-core echarts; do
+    wanted="$(ROOT="$repo_root" PKG="$pkg" node -p "require(process.env.ROOT + '/package.json').dependencies[process.env.PKG]")"
+    have="$(ROOT="$repo_root" PKG="$pkg" node -p "try { require(process.env.ROOT + '/node_modules/' + process.env.PKG + '/package.json').version } catch { '' }")"
+    [ "$wanted" = "$have" ] || stale="yes"
+  done
+  if [ -n "$stale" ]; then
     if [ -f "$repo_root/package-lock.json" ]; then
       (cd "$repo_root" && npm ci --no-audit --no-fund)
     else
       (cd "$repo_root" && npm install --no-audit --no-fund)
     fi
   fi
+  # The console serves the library itself: web/vendor/ (not in git) holds npm's build and licence.
+  mkdir -p "$repo_root/web/vendor"
+  cp "$repo_root/node_modules/echarts/dist/echarts.min.js" "$repo_root/web/vendor/echarts.min.js"
+  cp "$repo_root/node_modules/echarts/LICENSE" "$repo_root/web/vendor/echarts.LICENSE.txt"
 fi

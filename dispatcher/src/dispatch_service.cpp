@@ -246,12 +246,16 @@ void dispatch_service::submit_on_strand(core::command c, std::string inbox_entry
 std::vector<storage::outbox_message> dispatch_service::outbox_messages(
     const core::outcome& out) const {
   std::vector<storage::outbox_message> messages;
-  if (!channels_.fire_message) return messages;
   // The state already holds the decision: the view is the incident as escalated.
-  for (const auto& effect : out.effects)
-    if (const auto* f = std::get_if<core::fx::notify_fire>(&effect))
+  for (const auto& effect : out.effects) {
+    if (const auto* f = std::get_if<core::fx::notify_fire>(&effect)) {
+      if (!channels_.fire_message) continue;
       if (const core::incident* inc = state_.find(f->incident))
         messages.push_back(channels_.fire_message(*f, core::make_view(*inc)));
+    } else if (const auto* u = std::get_if<core::fx::upload_record>(&effect)) {
+      if (channels_.upload_message) messages.push_back(channels_.upload_message(*u));
+    }
+  }
   return messages;
 }
 

@@ -1,4 +1,5 @@
 #include "rescue/dispatcher/outbox.hpp"
+#include "rescue/dispatcher/upload.hpp"
 
 #include <algorithm>
 
@@ -160,7 +161,8 @@ asio::awaitable<void> outbox::run() {
 }
 
 asio::awaitable<void> outbox::deliver(outbox_row row) {
-  const webhook_result result = co_await client_.post_json(row.url, row.body);
+  const webhook_result result =
+      co_await client_.post_json(row.url, row.body, idempotency_key(row.kind, row.body));
   storage::outbox_attempt attempt;
   attempt.id = row.id;
   attempt.attempts = row.attempts + 1;

@@ -24,9 +24,11 @@
 #include "rescue/dispatcher/ops_routes.hpp"
 #include "rescue/dispatcher/outbox.hpp"
 #include "rescue/dispatcher/position_writer.hpp"
+#include "rescue/dispatcher/report_routes.hpp"
 #include "rescue/dispatcher/shard_link.hpp"
 #include "rescue/dispatcher/spawn.hpp"
 #include "rescue/dispatcher/terminal_gateway.hpp"
+#include "rescue/dispatcher/upload.hpp"
 #include "rescue/storage/open_storage.hpp"
 #include "rescue/storage/private_files.hpp"
 #include "rescue/storage/registry_csv.hpp"
@@ -324,6 +326,24 @@ server::server(server_config config)
   crews_ = std::make_unique<crew_hub>(io_, config_, *service_, *outbox_, *metrics_, credentials_);
   fire_ = std::make_unique<fire_routes>(config_, *service_, *outbox_);
   console_ = std::make_unique<console_api>(*service_);
+  reports_ = std::make_unique<report_routes>(*service_, config_.journal_path.parent_path());
+  if (shards_) {
+    reports_->set_other_journals([this] {
+      std::vector<std::unique_ptr<storage::journal>> readers;
+      for (const auto& s : shards_->shards()) {
+        if (s.name == config_.redis_shard) continue;
+        storage::storage_config sc = storage_settings(config_);
+        sc.redis.store = config_.redis_store + "." + s.name;
+        std::error_code ec;
+        if (auto reader = storage::open_journal_reader(sc, ec))
+          readers.push_back(std::move(reader));
+        else if (ec != std::errc::no_such_file_or_directory)  // a shard never started: nothing
+          throw std::runtime_error("cannot read the journal of shard " + s.name + ": " +
+                                   ec.message());
+      }
+      return readers;
+    });
+  }
   if (link_) {
     console_->set_journal_of(
         [link = link_.get()](core::incident_id id) { return link->journal_of(id); });
@@ -366,10 +386,14 @@ server::server(server_config config)
       [this](const core::fx::notify_fire& f, const rescue::v1::IncidentView& v) {
         return fire_->escalation_message(f, v);
       },
+      config_.upload_url.empty()
+          ? std::function<storage::outbox_message(const core::fx::upload_record&)>()
+          : [this](const core::fx::upload_record& u) { return upload_message(config_, u); },
   });
 
   router_ = std::make_unique<http_router>();
   console_->register_routes(*router_);
+  reports_->register_routes(*router_);
   live_->register_routes(*router_);
   ops_->register_routes(*router_);
   crews_->add_routes(*router_);
@@ -387,6 +411,7 @@ server::~server() {
     journal_->close();  // the loop never ran the drain: nothing is in flight
   if (positions_) positions_->close();
   console_->join();
+  reports_->join();
 }
 
 server_ports server::start() {

@@ -24,8 +24,8 @@ server_config parse_server_config(std::string_view toml_text, std::string_view s
   const std::string source(source_view);
   const toml::table root = parse_toml(toml_text, source_view);
   static const std::set<std::string, std::less<>> tables = {
-      "server", "storage", "registry", "terminals", "crews", "console",
-      "fire",   "log",     "dispatch", "geo",       "http",  "tls"};
+      "server", "storage",  "registry", "terminals", "crews", "console", "fire",
+      "log",    "dispatch", "geo",      "http",      "tls",   "upload"};
   for (const auto& [key, value] : root)
     if (!tables.contains(key.str()))
       throw std::runtime_error(source + ": " + std::string(key.str()) + ": unknown table");
@@ -207,6 +207,15 @@ server_config parse_server_config(std::string_view toml_text, std::string_view s
     c.fire_inbound_token = t.string("inbound_token", c.fire_inbound_token);
     c.webhook_retry_initial = t.duration("retry_initial_s", c.webhook_retry_initial, 1, 3600);
     c.webhook_retry_max = t.duration("retry_max_s", c.webhook_retry_max, 1, 86'400);
+    t.finish();
+  }
+  {
+    toml_table_reader t(subtable(root, "upload", source), source, "upload");
+    c.upload_url = t.string("url", c.upload_url);
+    c.upload_platform = t.string("platform", c.upload_platform);
+    if (!c.upload_url.empty() && c.upload_platform.empty())
+      t.fail("platform", "is required when upload.url is set (the name every record carries)");
+    if (c.upload_platform.size() > 64) t.fail("platform", "is longer than 64 characters");
     t.finish();
   }
   {

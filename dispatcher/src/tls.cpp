@@ -163,7 +163,9 @@ std::string check_edge_security(const server_config& c) {
   }
 
   const std::pair<const char*, const std::string*> urls[] = {
-      {"fire.webhook_url", &c.fire_webhook_url}, {"crews.sms_webhook_url", &c.sms_webhook_url}};
+      {"fire.webhook_url", &c.fire_webhook_url},
+      {"crews.sms_webhook_url", &c.sms_webhook_url},
+      {"upload.url", &c.upload_url}};
   for (const auto& [key, url] : urls) {
     if (url->empty()) continue;
     const auto parsed = parse_http_url(*url);

@@ -113,7 +113,8 @@ webhook_client::webhook_client(std::chrono::milliseconds timeout, webhook_tls_op
       allow_plain_(tls.allow_plain),
       tls_(make_client_tls_context(tls.ca_path)) {}
 
-asio::awaitable<webhook_result> webhook_client::post_json(std::string url, std::string body) const {
+asio::awaitable<webhook_result> webhook_client::post_json(std::string url, std::string body,
+                                                          std::string idempotency_key) const {
   webhook_result result;
   const auto target = parse_http_url(url);
   if (!target) {
@@ -179,6 +180,7 @@ asio::awaitable<webhook_result> webhook_client::post_json(std::string url, std::
   request.set(http::field::user_agent, "rescue-dispatchd");
   request.set(http::field::content_type, "application/json");
   request.set(http::field::connection, "close");
+  if (!idempotency_key.empty()) request.set("Idempotency-Key", idempotency_key);
   request.body() = std::move(body);
   request.prepare_payload();
   auto [write_ec, written] =

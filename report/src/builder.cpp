@@ -522,6 +522,19 @@ v1::Report builder::impl::finish() {
   *resp->mutable_response() = duration_stats(response_ms);
   *resp->mutable_dispatch() = duration_stats(dispatch_ms);
 
+  static constexpr std::uint32_t edges[] = {0, 5, 10, 15, 20, 25, 30, 45, 60};
+  for (std::size_t i = 0; i < std::size(edges); ++i) {
+    auto* bucket = r.add_arrival_buckets();
+    bucket->set_from_minutes(edges[i]);
+    bucket->set_to_minutes(i + 1 < std::size(edges) ? edges[i + 1] : 0);
+  }
+  for (const auto ms : arrival_ms) {
+    std::size_t i = std::size(edges) - 1;
+    while (i > 0 && ms < std::int64_t{edges[i]} * 60'000)
+      --i;
+    auto* bucket = r.mutable_arrival_buckets(static_cast<int>(i));
+    bucket->set_incidents(bucket->incidents() + 1);
+  }
   auto* arr = r.mutable_arrival();
   *arr->mutable_arrival() = duration_stats(arrival_ms);
   arr->set_judged(judged);

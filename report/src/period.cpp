@@ -3,39 +3,17 @@
 #include <charconv>
 #include <cstdio>
 
+#include "rescue/protocol/china_time.hpp"
+
 namespace rescue::report {
 
 namespace {
 
 constexpr std::int64_t day_ms = 86'400'000;
 
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-std::int64_t days_from_civil(int y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return static_cast<std::int64_t>(era) * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
-struct civil {
-  int year;
-  unsigned month, day;
-};
-
-civil civil_from_days(std::int64_t z) {
-  z += 719468;
-  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  const int y = static_cast<int>(yoe) + static_cast<int>(era) * 400 + (m <= 2);
-  return {y, m, d};
-}
+using protocol::civil_from_days;
+using protocol::days_from_civil;
+using civil = protocol::civil_date;
 
 std::int64_t floor_div(std::int64_t a, std::int64_t b) {
   return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
@@ -126,6 +104,20 @@ std::optional<period> period_between(std::string_view from, std::string_view to,
   return period{*a, *b, std::string(from) + ".." + std::string(to)};
 }
 
+std::optional<period> period_of(std::string_view text, std::string_view from, std::string_view to,
+                                std::string& error) {
+  if (!text.empty() && (!from.empty() || !to.empty())) {
+    error = "give a period or from and to, not both";
+    return std::nullopt;
+  }
+  if (!text.empty()) return parse_period(text, error);
+  if (!from.empty() && !to.empty()) return period_between(from, to, error);
+  error =
+      "a period is required: a month (2026-11), a quarter (2026-Q4) or a year (2026), or "
+      "from and to";
+  return std::nullopt;
+}
+
 period month_of(std::int64_t ms) {
   const civil c = civil_from_days(floor_div(ms + china_offset_ms, day_ms));
   period p;
@@ -137,15 +129,7 @@ period month_of(std::int64_t ms) {
 }
 
 std::string china_time(std::int64_t ms) {
-  const std::int64_t local = ms + china_offset_ms;
-  const std::int64_t days = floor_div(local, day_ms);
-  const std::int64_t in_day = local - days * day_ms;
-  const civil c = civil_from_days(days);
-  const int secs = static_cast<int>(in_day / 1000);
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d+08:00", c.year, c.month, c.day,
-                secs / 3600, secs / 60 % 60, secs % 60);
-  return buf;
+  return protocol::china_time(ms);
 }
 
 std::string china_month(std::int64_t ms) {

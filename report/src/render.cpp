@@ -43,10 +43,17 @@ std::string csv_field(const std::string& s) {
 }  // namespace
 
 std::string render_markdown(const rescue::v1::Report& report, language lang) {
-  std::string out = "# " + report_title(report, lang) + "\n\n";
-  out += (lang == language::zh ? "统计期 " : "Period ") + report.period().from() + " .. " +
-         report.period().to() + "\n";
-  for (const auto& t : report_tables(report, lang)) {
+  return render_tables_markdown(report_title(report, lang),
+                                (lang == language::zh ? "统计期 " : "Period ") +
+                                    report.period().from() + " .. " + report.period().to(),
+                                report_tables(report, lang), lang);
+}
+
+std::string render_tables_markdown(const std::string& title, const std::string& subtitle,
+                                   const std::vector<table>& tables, language lang) {
+  std::string out = "# " + title + "\n";
+  if (!subtitle.empty()) out += "\n" + subtitle + "\n";
+  for (const auto& t : tables) {
     out += "\n## " + t.title + "\n\n";
     if (!t.definition.empty()) out += "> " + markdown_cell(t.definition) + "\n\n";
     if (t.rows.empty()) {
@@ -71,10 +78,14 @@ std::string render_markdown(const rescue::v1::Report& report, language lang) {
 }
 
 std::string render_csv(const rescue::v1::Report& report, language lang) {
+  return render_tables_csv(report_title(report, lang), report_tables(report, lang));
+}
+
+std::string render_tables_csv(const std::string& title, const std::vector<table>& tables) {
   // A byte-order mark so that spreadsheets read the Chinese headings as UTF-8.
   std::string out = "\xEF\xBB\xBF";
-  out += csv_field(report_title(report, lang)) + "\r\n";
-  for (const auto& t : report_tables(report, lang)) {
+  out += csv_field(title) + "\r\n";
+  for (const auto& t : tables) {
     out += "\r\n" + csv_field(t.title) + "\r\n";
     bool first = true;
     for (const auto& c : t.columns) {

@@ -361,6 +361,20 @@ std::vector<table> report_tables(const v1::Report& r, language lang) {
     out.push_back(std::move(t));
   }
   {
+    table t{"arrival_buckets",
+            T("到场时间分布", "Arrival distribution"),
+            definition_of(r, "arrival", lang),
+            {T("到场（分钟）", "Arrival (min)"), T("事件", "Incidents")},
+            {}};
+    for (const auto& b : r.arrival_buckets()) {
+      const std::string span =
+          b.to_minutes() ? std::to_string(b.from_minutes()) + "-" + std::to_string(b.to_minutes())
+                         : std::to_string(b.from_minutes()) + "+";
+      t.rows.push_back({text(span), integer(b.incidents())});
+    }
+    out.push_back(std::move(t));
+  }
+  {
     table t{"late",
             T("超时事件", "Late incidents"),
             definition_of(r, "late", lang),

@@ -257,6 +257,32 @@ enum terminal_col { t_id, t_elevator_id, t_secret };
 constexpr std::array<column, 3> terminal_columns{
     {{"id", true}, {"elevator_id", true}, {"secret", true}}};
 
+enum rectification_col { r_elevator_id, r_origin, r_found_on, r_status, r_status_on, r_remark };
+constexpr std::array<column, 6> rectification_columns{{{"elevator_id", true},
+                                                       {"origin", true},
+                                                       {"found_on", true},
+                                                       {"status", true},
+                                                       {"status_on", true},
+                                                       {"remark", false}}};
+
+constexpr std::array<std::pair<std::string_view, v1::RectificationOrigin>, 2> origin_words{{
+    {"listed", v1::ORIGIN_LISTED},
+    {"review", v1::ORIGIN_REVIEW},
+}};
+constexpr std::array<std::pair<std::string_view, v1::RectificationStatus>, 4> status_words{{
+    {"rectified", v1::RECTIFICATION_RECTIFIED},
+    {"rectifying", v1::RECTIFICATION_RECTIFYING},
+    {"sealed", v1::RECTIFICATION_SEALED},
+    {"supervised", v1::RECTIFICATION_SUPERVISED},
+}};
+
+template <class Words, class Value>
+std::string_view word_of(const Words& words, Value v) {
+  for (const auto& [word, value] : words)
+    if (value == v) return word;
+  return {};
+}
+
 // The enums index the tables; a column added to one but not the other fails here.
 static_assert(unit_columns[u_base_lon].name == "base_lon" && unit_columns.size() == u_base_lon + 1);
 static_assert(operator_columns[o_contact_phone].name == "contact_phone" &&
@@ -266,6 +292,8 @@ static_assert(crew_columns[c_position_at_ms].name == "position_at_ms" &&
               crew_columns.size() == c_position_at_ms + 1);
 static_assert(terminal_columns[t_secret].name == "secret" &&
               terminal_columns.size() == t_secret + 1);
+static_assert(rectification_columns[r_remark].name == "remark" &&
+              rectification_columns.size() == r_remark + 1);
 
 constexpr std::array<std::pair<std::string_view, v1::PlaceType>, 10> place_words{{
     {"residential", v1::PLACE_RESIDENTIAL},
@@ -619,6 +647,35 @@ void import_terminals(const std::filesystem::path& dir, registry_import& out) {
   }
 }
 
+void import_rectifications(const std::filesystem::path& dir, registry_import& out) {
+  file_import f("rectifications.csv", rectification_columns, out.errors);
+  if (!f.open(dir, true)) return;
+  while (f.next_row()) {
+    v1::Rectification r;
+    r.set_elevator_id(std::string(f.get(r_elevator_id)));
+    const auto word = [&](int c, const auto& words, auto set) {
+      const std::string_view s = f.get(c);
+      for (const auto& [w, value] : words) {
+        if (s == w) {
+          set(value);
+          return;
+        }
+      }
+      std::string allowed;
+      for (const auto& [w, value] : words)
+        allowed += (allowed.empty() ? "" : ", ") + std::string(w);
+      f.field_error(c, "must be one of " + allowed + " (got '" + std::string(s) + "')");
+    };
+    word(r_origin, origin_words, [&](v1::RectificationOrigin o) { r.set_origin(o); });
+    word(r_status, status_words, [&](v1::RectificationStatus st) { r.set_status(st); });
+    r.set_found_on(std::string(f.get(r_found_on)));
+    r.set_status_on(std::string(f.get(r_status_on)));
+    r.set_remark(std::string(f.get(r_remark)));
+    if (f.row_failed()) continue;
+    if (auto reason = out.registry.add_rectification(std::move(r))) f.refused(*reason);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Export.
 
@@ -731,6 +788,7 @@ registry_import import_registry_csv(const std::filesystem::path& dir) {
   import_elevators(dir, out);
   import_crews(dir, out);
   import_terminals(dir, out);
+  import_rectifications(dir, out);
   return out;
 }
 
@@ -778,6 +836,15 @@ std::error_code write_registry_csv(const registry& reg, const std::filesystem::p
       w.end_row();
     }
     if ((ec = w.save(dir / "terminals.csv"))) return ec;
+  }
+  {
+    csv_writer w(rectification_columns);
+    for (const v1::Rectification& r : reg.rectifications()) {
+      w.field(r.elevator_id()).field(word_of(origin_words, r.origin())).field(r.found_on());
+      w.field(word_of(status_words, r.status())).field(r.status_on()).field(r.remark());
+      w.end_row();
+    }
+    if ((ec = w.save(dir / "rectifications.csv"))) return ec;
   }
   return {};
 }

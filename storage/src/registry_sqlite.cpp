@@ -34,6 +34,10 @@ CREATE TABLE crews(
   id TEXT PRIMARY KEY, unit_id TEXT NOT NULL, name TEXT, certificate TEXT, phone TEXT,
   on_duty INTEGER NOT NULL, lat REAL, lon REAL, position_at_ms INTEGER);
 CREATE TABLE terminals(id TEXT PRIMARY KEY, elevator_id TEXT NOT NULL);
+CREATE TABLE rectifications(
+  elevator_id TEXT NOT NULL, origin TEXT NOT NULL, found_on TEXT NOT NULL, status TEXT NOT NULL,
+  status_on TEXT NOT NULL, remark TEXT);
+CREATE INDEX rectifications_by_elevator ON rectifications(elevator_id);
 )sql";
 
 // close_v2: statements still alive when the connection goes do not keep it open forever.
@@ -135,7 +139,9 @@ std::string write_registry_sqlite(const registry& reg, const std::filesystem::pa
         db.get(), "INSERT INTO elevators VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     inserter crews(db.get(), "INSERT INTO crews VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
     inserter terminals(db.get(), "INSERT INTO terminals VALUES (?, ?)");
-    if (!meta.ok() || !units.ok() || !ops.ok() || !elevators.ok() || !crews.ok() || !terminals.ok())
+    inserter rectifications(db.get(), "INSERT INTO rectifications VALUES (?, ?, ?, ?, ?, ?)");
+    if (!meta.ok() || !units.ok() || !ops.ok() || !elevators.ok() || !crews.ok() ||
+        !terminals.ok() || !rectifications.ok())
       return fail("registry statements");
 
     ok = meta.row(std::string("source"), source) &&
@@ -163,6 +169,12 @@ std::string write_registry_sqlite(const registry& reg, const std::filesystem::pa
     // The terminals' shared secrets stay out: this file is for reading, by anyone who audits.
     for (const auto& t : reg.terminals())
       ok = ok && terminals.row(t.id(), t.elevator_id());
+    static const char* const origins[] = {"", "listed", "review"};
+    static const char* const statuses[] = {"", "rectified", "rectifying", "sealed", "supervised"};
+    for (const auto& r : reg.rectifications())
+      ok = ok &&
+           rectifications.row(r.elevator_id(), std::string(origins[r.origin() % 3]), r.found_on(),
+                              std::string(statuses[r.status() % 5]), r.status_on(), r.remark());
   }
   if (!ok) return fail("registry rows");
   if (sqlite3_exec(db.get(), "COMMIT;", nullptr, nullptr, nullptr) != SQLITE_OK)

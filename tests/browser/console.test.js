@@ -298,6 +298,47 @@ async function scenario(server, browser, shots) {
   await consolePage.click('#detail form[data-action=cancel] button');
   await consolePage.waitForSelector(row2, { state: 'detached', timeout: waitMs });
 
+  log("reports: this month's figures from the journal, charted, and the files to download");
+  // This month in China Standard Time: the rescue closed above and the false alarm are in it.
+  const cst = new Date(Date.now() + 8 * 3600 * 1000);
+  const month = `${cst.getUTCFullYear()}-${String(cst.getUTCMonth() + 1).padStart(2, '0')}`;
+  const fromApi = await api(server, auditorToken, 'GET', `/api/v1/reports?period=${month}`);
+  check(fromApi.status === 200, `GET /api/v1/reports answers (HTTP ${fromApi.status})`);
+  const totals = fromApi.json.totals;
+  check(totals.incidents === 2 && totals.entrapments === 1 && totals.false_alarms === 1,
+        `the report counts the two incidents: one entrapment, one false alarm (${JSON.stringify(totals)})`);
+  check(fromApi.json.definitions.length > 10, 'the report carries its definitions');
+  // The same tab keeps the console's session: the page opens signed in.
+  await consolePage.click('#reports-link');
+  await consolePage.waitForURL(/\/reports\/$/, { timeout: waitMs });
+  await consolePage.fill('#period', month);
+  await consolePage.click('#period-form button[type=submit]');
+  await consolePage.waitForSelector(`body[data-report-ready=true][data-report-period="${month}"]`, { timeout: waitMs });
+  const kpi = (id) => consolePage.textContent(`#kpis [data-kpi=${id}] .kpi-value`);
+  check(await kpi('entrapments') === '1', 'the page shows the one entrapment');
+  check(await kpi('on_time') === `${(fromApi.json.arrival.share_on_time * 100).toFixed(2)}%`,
+        "the page's on-time share is the server's");
+  for (const id of ['chart-arrival', 'chart-districts', 'chart-hours', 'chart-units']) {
+    const drawn = await consolePage.evaluate((node) => {
+      const el = document.getElementById(node);
+      return Boolean(window.echarts && window.echarts.getInstanceByDom(el) && el.querySelector('canvas'));
+    }, id);
+    check(drawn, `${id} is drawn by ECharts, served by the server`);
+  }
+  check((await consolePage.textContent('#legend')).includes('最近秩'), 'the legend explains the figures in Chinese');
+  await shot(consolePage, '10-reports-zh');
+  const [download] = await Promise.all([
+    consolePage.waitForEvent('download', { timeout: waitMs }),
+    consolePage.click('#download-xlsx'),
+  ]);
+  check(download.suggestedFilename() === `report-${month}.xlsx`, `the Excel file is named for the month (${download.suggestedFilename()})`);
+  const saved = path.join(shots, `report-${month}.xlsx`);
+  await download.saveAs(saved);
+  check(fs.readFileSync(saved).subarray(0, 2).toString() === 'PK', 'the Excel file is an xlsx (zip) workbook');
+  await consolePage.click('#lang');
+  await consolePage.waitForFunction(() => document.querySelector('#kpis').textContent.includes('Entrapments'), null, { timeout: waitMs });
+  await shot(consolePage, '11-reports-en');
+
   check(errors.length === 0, `no JavaScript errors on the pages:\n  ${errors.join('\n  ')}`);
 }
 
@@ -326,7 +367,7 @@ async function main() {
     log(`server at ${server.base}; launching chromium`);
     // A persistent context on a fresh folder: the "fresh user-data dir" the test wants.
     browser = await chromium.launchPersistentContext(path.join(work, 'profile'), {
-      executablePath: '/usr/bin/chromium', headless: true, args: chromiumArgs,
+      executablePath: '/usr/bin/chromium', headless: true, args: chromiumArgs, acceptDownloads: true,
     });
     await scenario(server, browser, opts.screenshots);
     log(`PASS: screenshots in ${opts.screenshots}`);

@@ -35,7 +35,19 @@ TEST_CASE("a terminal fault with nobody trapped is recorded with its snapshot an
   const auto acks = effects_of<rescue::core::fx::ack_terminal>(out);
   REQUIRE(acks.size() == 1);
   CHECK(acks.front().seq == 7);
-  CHECK(out.effects.size() == 1);
+  // ...and the record for the provincial and national platforms, the shell's to store and send.
+  const auto uploads = effects_of<rescue::core::fx::upload_record>(out);
+  REQUIRE(uploads.size() == 1);
+  CHECK(uploads.front().incident == 0);
+  const auto& record = uploads.front().record;
+  CHECK(record.format_version() == 1);
+  CHECK(record.record_id() == "fault-T1-3-7");
+  CHECK(record.fault().elevator_id() == "E1");
+  CHECK(record.fault().code() == v1::EVENT_OVERSPEED);
+  CHECK(record.fault().car_status().floor() == 12);
+  CHECK(record.fault().maintenance_unit_id() == "U1");
+  CHECK(record.fault().time().size() == 29);  // 2026-11-03T08:15:00.123+08:00
+  CHECK(out.effects.size() == 2);
   CHECK(w.state.incidents == before.incidents);
   CHECK(w.replayed() == w.state);
 }

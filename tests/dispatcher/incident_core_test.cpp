@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "core_fixture.hpp"
+#include "rescue/protocol/china_time.hpp"
 
 using namespace rescue::test;
 namespace cmd = rescue::core::cmd;
@@ -68,8 +69,32 @@ TEST_CASE("accept, depart, arrive, release, close and follow-up give the derived
   v1::Cause cause;
   cause.set_category(v1::CAUSE_DOOR_SYSTEM);
   cause.set_sub_cause("door_lock_fault");
-  REQUIRE(w.run(cmd::close{id, cause, "op1"}).ok());
+  const auto closed = w.run(cmd::close{id, cause, "op1"});
+  REQUIRE(closed.ok());
   CHECK(w.incident(id).stage() == v1::STAGE_CLOSED);
+  // The closed incident's record for the provincial and national platforms.
+  const auto uploads = effects_of<fx::upload_record>(closed);
+  REQUIRE(uploads.size() == 1);
+  CHECK(uploads[0].incident == id);
+  const auto& r = uploads[0].record;
+  CHECK(r.record_id() == "incident-" + std::to_string(id));
+  CHECK(r.incident().incident_id() == std::to_string(id));
+  CHECK(r.incident().outcome() == v1::OUTCOME_RESCUED);
+  CHECK(r.incident().elevator().elevator_id() == "E1");
+  CHECK(r.incident().source() == v1::SOURCE_TERMINAL);
+  CHECK(r.incident().response_s() == 40);
+  CHECK(r.incident().arrival_s() == 40 + 60 + 12 * 60);
+  CHECK(r.incident().rescue_s() == 8 * 60);
+  CHECK(r.incident().target_minutes() == 30);
+  CHECK_FALSE(r.incident().late());
+  CHECK(r.incident().highest_level() == v1::LEVEL_1_MAINTENANCE);
+  CHECK(r.incident().rescuer_crew_id() == "c11");
+  CHECK(r.incident().rescuer_unit_id() == "U1");
+  CHECK(r.incident().cause().sub_cause() == "door_lock_fault");
+  CHECK_FALSE(r.incident().alarm_time().empty());
+  CHECK_FALSE(r.incident().released_time().empty());
+  CHECK(r.incident().ended_time() ==
+        rescue::protocol::china_time(closed.events.back().at_ms(), true));
   REQUIRE(w.run(cmd::record_follow_up{id, v1::FOLLOW_UP_SATISFIED, "thanks", "op1"}).ok());
   // Finished incidents leave memory; the journal keeps them.
   CHECK(w.state.incidents.empty());
@@ -310,6 +335,13 @@ TEST_CASE("the terminal clearing the entrapment before anyone arrives cancels th
   CHECK(rescue::core::engaged_crews(w.state).empty());
   for (const auto& e : out.events)
     if (e.has_cancelled()) CHECK(e.cancelled().reason() == v1::CANCEL_SELF_RECOVERED);
+  // The fold forgot the incident; its record was taken as it ended.
+  const auto uploads = effects_of<fx::upload_record>(out);
+  REQUIRE(uploads.size() == 1);
+  CHECK(uploads[0].record.incident().outcome() == v1::OUTCOME_SELF_RECOVERED);
+  CHECK(uploads[0].record.incident().accepted_time().size() == 29);
+  CHECK(uploads[0].record.incident().arrived_time().empty());
+  CHECK(uploads[0].record.incident().rescuer_crew_id().empty());  // stood down before the cancel
 }
 
 TEST_CASE("the terminal clearing after arrival is recorded and changes nothing else",

@@ -439,7 +439,8 @@ struct http_receiver::impl {
         if (requests.size() < first_statuses.size())
           status = static_cast<http::status>(first_statuses[requests.size()]);
         requests.push_back({std::string(request.method_string()), std::string(request.target()),
-                            std::string(request[http::field::content_type]), request.body()});
+                            std::string(request[http::field::content_type]), request.body(),
+                            std::string(request["Idempotency-Key"])});
       }
       changed.notify_all();
       http::response<http::string_body> response{status, request.version()};
@@ -1007,6 +1008,9 @@ std::string config_text(const server_options& o, std::uint16_t terminal_port,
     << "inbound_token = \"" << o.fire_inbound_token << "\"\n"
     << "retry_initial_s = 1\n"
     << "retry_max_s = 2\n"
+    << "[upload]\n"
+    << "url = \"" << o.upload_url << "\"\n"
+    << "platform = \"" << o.upload_platform << "\"\n"
     << "[log]\n"
     << "level = \"debug\"\n"
     << "format = \"" << o.log_format << "\"\n"

@@ -86,6 +86,8 @@ struct server_options {
   std::uint32_t max_frame_bytes = 4096;
   int max_position_age_s = 300;
   std::string fire_webhook_url;  // empty: escalations stay in the outbox
+  std::string upload_url;        // [upload] url; empty: no upload records
+  std::string upload_platform = "500000";
 
   // [tls]: written only when a certificate is set.
   fs::path tls_cert;
@@ -192,6 +194,7 @@ struct received_request {
   std::string target;
   std::string content_type;
   std::string body;
+  std::string idempotency_key;  // the Idempotency-Key header
 };
 
 // A small HTTP server on 127.0.0.1 that records every request and answers 200 (or the status

@@ -12,6 +12,7 @@
 #include "rescue/protocol/json.hpp"
 #include "rescue/report/render.hpp"
 #include "rescue/report/report.hpp"
+#include "rescue/upload.pb.h"
 
 using namespace rescue;
 using namespace rescue::test_report;
@@ -209,6 +210,17 @@ TEST_CASE("the seeded month's report matches figures computed from its plan", "[
     CHECK(r.arrival().on_time() == on_time);
     CHECK(r.arrival().late() == judged - on_time);
     CHECK(r.arrival().share_on_time() == Approx(double(on_time) / judged));
+    // The distribution: every arrival in exactly one bucket, by its minutes.
+    const std::int64_t edges[] = {0, 5, 10, 15, 20, 25, 30, 45, 60};
+    REQUIRE(r.arrival_buckets_size() == 9);
+    for (int b = 0; b < 9; ++b) {
+      std::uint32_t n = 0;
+      for (const auto a : arrival)
+        n += a >= edges[b] * 60'000 && (b == 8 || a < edges[b + 1] * 60'000);
+      CHECK(r.arrival_buckets(b).from_minutes() == edges[b]);
+      CHECK(r.arrival_buckets(b).incidents() == n);
+    }
+    CHECK(r.arrival_buckets(8).to_minutes() == 0);
   }
 
   SECTION("late incidents, with their minutes over, most first") {
@@ -517,4 +529,28 @@ TEST_CASE("docs/reports.md carries every definition of the report, word for word
     CHECK(doc.find("| `" + d.figure() + "` | " + d.zh() + " | " + d.en() + " |") !=
           std::string::npos);
   }
+}
+
+TEST_CASE("the examples of docs/upload.md are records the schema accepts", "[report]") {
+  std::ifstream in(std::string(RESCUE_TEST_DATA_DIR) + "/../../docs/upload.md");
+  REQUIRE(in);
+  const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::string> examples;
+  for (std::size_t at = doc.find("```json\n"); at != std::string::npos;
+       at = doc.find("```json\n", at + 1)) {
+    const std::size_t start = at + 8;
+    examples.push_back(doc.substr(start, doc.find("\n```", start) - start));
+  }
+  REQUIRE(examples.size() == 2);
+  v1::PlatformRecord incident, fault;
+  REQUIRE(protocol::from_json(examples[0], incident).empty());
+  CHECK(incident.format_version() == 1);
+  CHECK(incident.record_id() == "incident-" + incident.incident().incident_id());
+  CHECK(incident.incident().outcome() == v1::OUTCOME_RESCUED);
+  CHECK(incident.incident().arrival_s() == 848);
+  REQUIRE(protocol::from_json(examples[1], fault).empty());
+  CHECK(fault.fault().code() == v1::EVENT_OVERSPEED);
+  // The examples print every field, as the server does.
+  CHECK(protocol::to_json(incident, protocol::json_fields::all) == examples[0]);
+  CHECK(protocol::to_json(fault, protocol::json_fields::all) == examples[1]);
 }

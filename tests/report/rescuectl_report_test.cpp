@@ -11,11 +11,11 @@
 
 #include "journal_test_util.hpp"
 #include "report_city.hpp"
-#include "run_command.hpp"
 #include "rescue/protocol/json.hpp"
 #include "rescue/report/report.hpp"
 #include "rescue/storage/registry_csv.hpp"
 #include "rescue/storage/sqlite_journal.hpp"
+#include "run_command.hpp"
 
 using namespace rescue;
 using namespace rescue::test_report;
@@ -155,7 +155,8 @@ ws = wb["维保单位排名"]
 for row in ws.iter_rows(min_row=5, values_only=True):
     print("unit\t" + "\t".join(repr(v) for v in row))
 )";
-  const auto py = rescue::test::run_command(std::string(RESCUE_PYTHON) + " " + script.string() + " " + xlsx.string());
+  const auto py = rescue::test::run_command(std::string(RESCUE_PYTHON) + " " + script.string() +
+                                            " " + xlsx.string());
   INFO(py.out);
   REQUIRE(py.exit_code == 0);
   CHECK(py.out.find("sheets\t概况\t各区县困人\t报警来源") != std::string::npos);

@@ -50,6 +50,11 @@ const std::map<std::string, std::string> baseline = {
     {"terminals.csv",
      "id,elevator_id,secret\n"
      "T1,E1,00ff10ab\n"},
+    {"rectifications.csv",
+     "elevator_id,origin,found_on,status,status_on,remark\n"
+     "E1,listed,2026-03-01,rectifying,2026-03-01,\"曳引机异响, 待更换\"\n"
+     "E1,listed,2026-03-01,rectified,2026-10-15,\n"
+     "E2,review,2026-11-02,sealed,2026-11-05,\n"},
 };
 
 // A scratch directory under the system temp dir, removed afterwards.
@@ -131,6 +136,38 @@ TEST_CASE("the baseline imports without errors", "[unit][csv]") {
   CHECK(r.registry.crew("C1")->on_duty());
   CHECK_FALSE(r.registry.crew("C2")->has_position());
   CHECK(r.registry.crew("C2")->certificate().empty());
+  REQUIRE(r.registry.rectifications().size() == 3);
+  const auto& first = r.registry.rectifications()[0];
+  CHECK(first.elevator_id() == "E1");
+  CHECK(first.origin() == v1::ORIGIN_LISTED);
+  CHECK(first.status() == v1::RECTIFICATION_RECTIFYING);
+  CHECK(first.remark() == "曳引机异响, 待更换");
+  CHECK(r.registry.rectifications()[1].status_on() == "2026-10-15");
+  CHECK(r.registry.rectifications()[2].origin() == v1::ORIGIN_REVIEW);
+  CHECK(r.registry.rectifications()[2].status() == v1::RECTIFICATION_SEALED);
+}
+
+TEST_CASE("rectification rows are validated like every other row", "[unit][csv]") {
+  struct bad {
+    const char* row;
+    const char* field;
+  } cases[] = {
+      {"E9,listed,2026-03-01,sealed,2026-03-02,\n", "elevator_id"},
+      {"E3,listed,2026-03-01,fixed,2026-03-02,\n", "status"},
+      {"E3,found,2026-03-01,sealed,2026-03-02,\n", "origin"},
+      {"E3,listed,2026-02-30,sealed,2026-03-02,\n", "found_on"},
+      {"E3,listed,2026-03-01,sealed,26-3-2,\n", "status_on"},
+      {"E3,listed,2026-03-05,sealed,2026-03-02,\n", "status_on"},
+      {"E3,review,2026-03-01,supervised,2026-03-02,\n", "status"},
+      {"E1,review,2026-03-01,sealed,2026-11-02,\n", "origin"},
+      {"E1,listed,2026-04-01,sealed,2026-11-02,\n", "found_on"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.row);
+    csv_dir dir;
+    dir.append("rectifications.csv", c.row);
+    require_one_error(import_registry_csv(dir.path()), "rectifications.csv", 5, c.field);
+  }
 }
 
 TEST_CASE("error text names file, line and field", "[unit][csv]") {
@@ -434,6 +471,7 @@ void require_round_trip(const rescue::storage::registry& reg) {
   same(reg.elevators(), back.registry.elevators());
   same(reg.crews(), back.registry.crews());
   same(reg.terminals(), back.registry.terminals());
+  same(reg.rectifications(), back.registry.rectifications());
 }
 
 }  // namespace

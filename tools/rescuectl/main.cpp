@@ -19,6 +19,7 @@
 #include "rescue/storage/journal_verify.hpp"
 #include "rescue/storage/open_storage.hpp"
 #include "rescue/storage/signing.hpp"
+#include "upload_export.hpp"
 
 namespace {
 
@@ -256,6 +257,86 @@ int main(int argc, char** argv) {
     for (const auto& shard : report_shards)
       report_request.journals.push_back(report_journal + "." + shard);
     code = tools::run_report(report_request);
+  });
+
+  tools::quarterly_request quarterly_request;
+  std::string quarterly_config;
+  auto* quarterly = app.add_subcommand(
+      "quarterly", "The quarterly statistics table of the 2017 national notice (rows A-K)");
+  quarterly->add_option("--registry", quarterly_request.registry_dir,
+                        "the registry's CSV folder, rectifications.csv with it");
+  quarterly->add_option("--config", quarterly_config,
+                        "rescue-dispatchd TOML configuration: the registry it names");
+  quarterly->add_option("--quarter", quarterly_request.quarter, "the quarter, e.g. 2026-Q4")
+      ->required();
+  quarterly->add_option("--cities", quarterly_request.cities,
+                        "J: cities with an emergency platform (default 1, this one)");
+  quarterly->add_option("--emergency-number-open", quarterly_request.number_open,
+                        "whether 96333 is open to the public: yes (default) or no");
+  quarterly
+      ->add_option("--quality-published", quarterly_request.quality_published,
+                   "whether and how often maintenance quality is published: monthly, "
+                   "quarterly, half-yearly, yearly or no")
+      ->required();
+  quarterly->add_option("--format", quarterly_request.format, "md (default), csv, json or xlsx");
+  quarterly->add_option("--lang", quarterly_request.lang, "headings: zh (default) or en");
+  quarterly->add_option("--out", quarterly_request.out,
+                        "write to this file (required for xlsx; default: standard output)");
+  quarterly->callback([&] {
+    if (!quarterly_config.empty() && quarterly_request.registry_dir.empty()) {
+      try {
+        quarterly_request.registry_dir =
+            dispatcher::load_server_config(quarterly_config).registry_dir.string();
+      } catch (const std::exception& e) {
+        std::cerr << "rescuectl: " << e.what() << "\n";
+        code = exit_unusable;
+        return;
+      }
+    }
+    if (quarterly_request.registry_dir.empty()) {
+      std::cerr << "rescuectl: quarterly needs --registry or --config\n";
+      code = exit_unusable;
+      return;
+    }
+    code = tools::run_quarterly(quarterly_request);
+  });
+
+  tools::upload_export_request upload_request;
+  std::string upload_config;
+  auto* upload_export = app.add_subcommand(
+      "upload-export",
+      "The records for the provincial and national platforms of a period, as JSON lines");
+  upload_export->add_option("--journal", upload_request.journal,
+                            "journal: a SQLite file, redis://HOST:PORT/STORE or "
+                            "redis-cluster://SEEDS/STORE (default: the --config's)");
+  upload_export->add_option(
+      "--config", upload_config,
+      "rescue-dispatchd TOML configuration: its journal and [upload] platform");
+  upload_export->add_option("--platform", upload_request.platform,
+                            "the platform name every record carries (default: [upload] platform)");
+  upload_export->add_option("--period", upload_request.period,
+                            "a month (2026-11), a quarter (2026-Q4) or a year (2026), UTC+8");
+  upload_export->add_option("--from", upload_request.from, "first day or minute, UTC+8");
+  upload_export->add_option("--to", upload_request.to, "first day or minute after, UTC+8");
+  upload_export->add_option("--out", upload_request.out, "write to this file (default: stdout)");
+  upload_export->callback([&] {
+    if (!upload_config.empty()) {
+      try {
+        const auto config = dispatcher::load_server_config(upload_config);
+        if (upload_request.journal.empty()) upload_request.journal = config.journal_path.string();
+        if (upload_request.platform.empty()) upload_request.platform = config.upload_platform;
+      } catch (const std::exception& e) {
+        std::cerr << "rescuectl: " << e.what() << "\n";
+        code = exit_unusable;
+        return;
+      }
+    }
+    if (upload_request.journal.empty()) {
+      std::cerr << "rescuectl: upload-export needs --journal or --config\n";
+      code = exit_unusable;
+      return;
+    }
+    code = tools::run_upload_export(upload_request);
   });
 
   std::string config_path, crew_id;

@@ -2,9 +2,9 @@
 
 #include <google/protobuf/text_format.h>
 
-#include <ctime>
 #include <sstream>
 
+#include "rescue/protocol/china_time.hpp"
 #include "rescue/protocol/json.hpp"
 #include "rescue/storage/journal_hash.hpp"
 
@@ -32,21 +32,7 @@ std::string minutes_seconds(std::uint32_t s) {
 }  // namespace
 
 std::string iso_time_cst(std::int64_t at_ms) {
-  constexpr std::int64_t offset_ms = 8 * 3600 * 1000;
-  std::int64_t local = at_ms + offset_ms;
-  std::int64_t secs = local / 1000;
-  std::int64_t ms = local % 1000;
-  if (ms < 0) {
-    ms += 1000;
-    --secs;
-  }
-  std::time_t t = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03d+08:00", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
+  return protocol::china_time(at_ms, true);
 }
 
 std::string timeline_text(const storage::journal_record& record, const rescue::v1::Event& event) {

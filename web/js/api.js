@@ -20,6 +20,19 @@ export function clearSession() {
   sessionStorage.removeItem(sessionKey);
 }
 
+// Asks the server whose token it is (GET /api/v1/session) and keeps the session for this tab:
+// { session } when accepted, { refused: true } on 401, { unreachable: true } otherwise.
+export async function checkToken(token) {
+  try {
+    const answer = await new Api(token).session();
+    const session = { token, role: answer.role === 'operator' ? 'operator' : 'auditor' };
+    saveSession(session);
+    return { session };
+  } catch (e) {
+    return e.status === 401 ? { refused: true } : { unreachable: true };
+  }
+}
+
 export class ApiError extends Error {
   constructor(status, code, message) {
     super(message || code || `HTTP ${status}`);

@@ -1,7 +1,7 @@
 // The operator console's entry point: sign-in, then wiring the board, map, detail, create panel
 // and journal check to the API and the live feed.
 import { t, translatePage, toggleLanguage, onLanguageChange } from './i18n.js';
-import { Api, loadSession, saveSession, clearSession } from './api.js';
+import { Api, loadSession, clearSession, checkToken } from './api.js';
 import { LiveFeed } from './live.js';
 import { Board } from './board.js';
 import { MapPanel } from './map.js';
@@ -35,17 +35,12 @@ function showSignIn(error) {
 // The server says whose token it is and what it may do: 401 means refused. The console only
 // hides what the role may not do; the server enforces it.
 async function signIn(token) {
-  const api = new Api(token);
-  let session;
-  try {
-    session = await api.session();
-  } catch (e) {
-    showSignIn(e.status === 401 ? t('signin.refused') : t('signin.unreachable'));
+  const { session, refused } = await checkToken(token);
+  if (!session) {
+    showSignIn(refused ? t('signin.refused') : t('signin.unreachable'));
     return;
   }
-  const role = session.role === 'operator' ? 'operator' : 'auditor';
-  saveSession({ token, role });
-  start({ token, role });
+  start(session);
 }
 
 let running = null;

@@ -1,6 +1,7 @@
 // The incident core's decisions. Each command either is refused (nothing changes) or emits
 // events through `step::emit`, which applies them at once so later rules see their effect.
 #include "rescue/core/incident_core.hpp"
+#include "rescue/core/platform_record.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -101,6 +102,7 @@ class step {
   }
 
   void effect(effect e) { out_.effects.push_back(std::move(e)); }
+  const v1::Event& last_event() const { return out_.events.back(); }
 
   // Publishes one update per incident the decision touched, after every other effect.
   void publish_touched() {
@@ -340,11 +342,15 @@ class step {
     withdraw_crews(inc, why);
     disarm_all(inc);
     const incident_id id = inc.id;
+    // The fold forgets a cancelled incident: its record is taken just before the cancel, as
+    // `rescuectl upload-export` takes it from the journal.
+    const incident ending = inc;
     emit(id, [&](v1::Event& e) {
       e.mutable_cancelled()->set_reason(reason);
       e.mutable_cancelled()->set_operator_id(operator_id);
       e.mutable_cancelled()->set_detail(detail);
     });
+    effect(fx::upload_record{id, incident_record(ending, out_.events.back())});
   }
 
  private:
@@ -429,6 +435,7 @@ void handle(step& s, const cmd::terminal_event& c) {
         f->set_install_year(elevator->install_year());
         f->set_district_code(elevator->district_code());
       });
+      s.effect(fx::upload_record{0, fault_record(s.last_event())});
       break;
   }
   s.effect(fx::ack_terminal{c.terminal_id, c.seq});
@@ -682,10 +689,12 @@ void handle(step& s, const cmd::close& c) {
   }
   s.withdraw_offer(*inc, "incident closed");
   s.disarm_all(*inc);
+  const incident ending = *inc;
   s.emit(inc->id, [&](v1::Event& e) {
     *e.mutable_closed()->mutable_cause() = c.cause;
     e.mutable_closed()->set_operator_id(c.operator_id);
   });
+  s.effect(fx::upload_record{ending.id, incident_record(ending, s.last_event())});
 }
 
 void handle(step& s, const cmd::record_follow_up& c) {

@@ -34,11 +34,16 @@ std::string sheet_name(const std::string& title, std::set<std::string>& taken) {
 
 std::string write_xlsx(const rescue::v1::Report& report, language lang,
                        const std::filesystem::path& file, std::int64_t created_ms) {
+  return write_xlsx_tables(report_title(report, lang), report_tables(report, lang), file,
+                           created_ms);
+}
+
+std::string write_xlsx_tables(std::string title, const std::vector<table>& tables,
+                              const std::filesystem::path& file, std::int64_t created_ms) {
   const std::string path = file.string();
   lxw_workbook* wb = workbook_new(path.c_str());
   if (!wb) return "cannot create " + path;
 
-  std::string title = report_title(report, lang);
   lxw_doc_properties props{};
   props.title = title.data();
   props.created = static_cast<time_t>(created_ms / 1000);
@@ -60,7 +65,7 @@ std::string write_xlsx(const rescue::v1::Report& report, language lang,
   format_set_num_format(decimal, "0.0##");
 
   std::set<std::string> taken;
-  for (const auto& t : report_tables(report, lang)) {
+  for (const auto& t : tables) {
     lxw_worksheet* ws = workbook_add_worksheet(wb, sheet_name(t.title, taken).c_str());
     if (!ws) continue;
     // Row 1: the title; row 2: the definition; row 4: the headings; data from row 5.

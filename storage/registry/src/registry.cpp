@@ -59,6 +59,19 @@ bool is_district_code(std::string_view code) {
   return code.size() == 6 && all_digits(code);
 }
 
+bool is_calendar_date(std::string_view date) {
+  if (date.size() != 10 || date[4] != '-' || date[7] != '-' || !all_digits(date.substr(0, 4)) ||
+      !all_digits(date.substr(5, 2)) || !all_digits(date.substr(8, 2)))
+    return false;
+  const int y = std::stoi(std::string(date.substr(0, 4)));
+  const int m = std::stoi(std::string(date.substr(5, 2)));
+  const int d = std::stoi(std::string(date.substr(8, 2)));
+  if (y < 2000 || y > 2200 || m < 1 || m > 12 || d < 1) return false;
+  static constexpr int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  return d <= days[m - 1] + (m == 2 && leap ? 1 : 0);
+}
+
 bool is_valid_location(double lat, double lon) {
   return std::isfinite(lat) && std::isfinite(lon) && lat >= -90.0 && lat <= 90.0 && lon >= -180.0 &&
          lon <= 180.0 && !(lat == 0.0 && lon == 0.0);
@@ -185,6 +198,34 @@ std::optional<std::string> registry::add_terminal(v1::Terminal t) {
   terminal_by_elevator_.emplace(t.elevator_id(), terminals_.size());
   terminal_by_id_.emplace(t.id(), terminals_.size());
   terminals_.push_back(std::move(t));
+  return std::nullopt;
+}
+
+std::optional<std::string> registry::add_rectification(v1::Rectification r) {
+  const std::size_t* at = find(elevator_by_id_, r.elevator_id());
+  if (at == nullptr) return reason("elevator_id", "unknown elevator " + quoted(r.elevator_id()));
+  if (r.origin() == v1::ORIGIN_UNSPECIFIED) return reason("origin", "is required");
+  if (r.status() == v1::RECTIFICATION_UNSPECIFIED) return reason("status", "is required");
+  if (!is_calendar_date(r.found_on()))
+    return reason("found_on", "must be a date YYYY-MM-DD (got " + quoted(r.found_on()) + ")");
+  if (!is_calendar_date(r.status_on()))
+    return reason("status_on", "must be a date YYYY-MM-DD (got " + quoted(r.status_on()) + ")");
+  if (r.status_on() < r.found_on())
+    return reason("status_on", "is before found_on " + quoted(r.found_on()));
+  if (r.origin() == v1::ORIGIN_REVIEW && r.status() == v1::RECTIFICATION_SUPERVISED)
+    return reason("status",
+                  "supervised is for listed problem elevators, not those found in review");
+  if (const std::size_t* first = find(rectification_by_elevator_, r.elevator_id())) {
+    const v1::Rectification& earlier = rectifications_[*first];
+    if (earlier.origin() != r.origin())
+      return reason("origin", "differs from the elevator's earlier record");
+    if (earlier.found_on() != r.found_on())
+      return reason("found_on", "differs from the elevator's earlier record (" +
+                                    quoted(earlier.found_on()) + ")");
+  } else {
+    rectification_by_elevator_.emplace(r.elevator_id(), rectifications_.size());
+  }
+  rectifications_.push_back(std::move(r));
   return std::nullopt;
 }
 

@@ -52,6 +52,9 @@ struct dispatch_channels {
   std::function<storage::outbox_message(const core::fx::notify_fire&,
                                         const rescue::v1::IncidentView&)>
       fire_message;
+  // The outbox message of an upload record (an incident ended, a fault), stored the same way;
+  // unset: uploads are off and nothing is stored.
+  std::function<storage::outbox_message(const core::fx::upload_record&)> upload_message;
 };
 
 struct recovery_report {

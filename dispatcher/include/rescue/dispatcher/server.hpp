@@ -31,6 +31,7 @@ class position_writer;
 class shard_link;
 class crew_hub;
 class fire_routes;
+class report_routes;
 class console_api;
 class live_feed;
 class ops_routes;
@@ -97,6 +98,7 @@ class server {
   std::unique_ptr<crew_hub> crews_;
   std::unique_ptr<fire_routes> fire_;
   std::unique_ptr<console_api> console_;
+  std::unique_ptr<report_routes> reports_;
   std::shared_ptr<live_feed> live_;
   std::unique_ptr<ops_routes> ops_;
   std::unique_ptr<http_router> router_;

@@ -112,6 +112,10 @@ struct server_config {
   std::chrono::seconds webhook_retry_initial{2};
   std::chrono::seconds webhook_retry_max{300};
 
+  // [upload]: records for the provincial and national platforms (docs/upload.md)
+  std::string upload_url;       // empty: no records are stored or sent
+  std::string upload_platform;  // this platform's name in every record; required with a url
+
   // [log]
   std::string log_level = "info";
   std::string log_format = "text";  // "text" or "json"

@@ -58,7 +58,9 @@ class webhook_client {
 
   // POSTs `body` with Content-Type application/json. Runs on the calling coroutine's executor;
   // resolve, connect, TLS handshake, write and read together must finish within the timeout.
-  boost::asio::awaitable<webhook_result> post_json(std::string url, std::string body) const;
+  // `idempotency_key`, when not empty, is sent as the Idempotency-Key header.
+  boost::asio::awaitable<webhook_result> post_json(std::string url, std::string body,
+                                                   std::string idempotency_key = {}) const;
 
  private:
   std::chrono::milliseconds timeout_;

@@ -25,6 +25,10 @@ std::optional<period> parse_period(std::string_view text, std::string& error);
 std::optional<period> period_between(std::string_view from, std::string_view to,
                                      std::string& error);
 
+// What a caller asked for: `text` (parse_period) or `from` and `to` (period_between), not both.
+std::optional<period> period_of(std::string_view text, std::string_view from, std::string_view to,
+                                std::string& error);
+
 // The period that holds `ms`: its calendar month.
 period month_of(std::int64_t ms);
 

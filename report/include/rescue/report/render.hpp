@@ -44,6 +44,10 @@ std::vector<table> report_tables(const rescue::v1::Report& report, language lang
 
 std::string render_markdown(const rescue::v1::Report& report, language lang);
 std::string render_csv(const rescue::v1::Report& report, language lang);
+// Any tables, the same way: a title (and a line under it), then each table.
+std::string render_tables_markdown(const std::string& title, const std::string& subtitle,
+                                   const std::vector<table>& tables, language lang);
+std::string render_tables_csv(const std::string& title, const std::vector<table>& tables);
 // Every field, defaults included (a report's zeros are figures too); ends with a newline.
 std::string render_json(const rescue::v1::Report& report);
 

@@ -32,13 +32,14 @@ struct registry_import {
 };
 
 // Reads maintenance_units.csv, rescue_stations.csv, building_operators.csv, elevators.csv,
-// crews.csv and (optional) terminals.csv from dir, in that order so references resolve.
+// crews.csv and the optional terminals.csv and rectifications.csv from dir, in that order so
+// references resolve.
 // Columns are named by a header row and may come in any order; storage/README.md lists them.
 // Bad rows are reported and skipped, so one typo does not hold back a city's registry.
 registry_import import_registry_csv(const std::filesystem::path& dir);
 
-// Writes the same six files into dir (created if missing) so that import_registry_csv reads
-// back equal records. Runtime state (a crew's current incident) is not written.
+// Writes the same files into dir (created if missing) so that import_registry_csv reads back
+// equal records.
 std::error_code write_registry_csv(const registry& reg, const std::filesystem::path& dir);
 
 }  // namespace rescue::storage

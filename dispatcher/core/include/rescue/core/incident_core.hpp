@@ -23,6 +23,7 @@
 #include "rescue/geo/crew_finder.hpp"
 #include "rescue/journal.pb.h"
 #include "rescue/storage/registry.hpp"
+#include "rescue/upload.pb.h"
 
 namespace rescue::core {
 
@@ -294,11 +295,18 @@ struct ack_terminal {
 struct publish_incident {
   incident_id incident = 0;
 };
+// A record for the provincial and national platforms (upload.proto): an incident that ended, a
+// fault recorded. The shell stores it in the outbox with its events when uploads are configured.
+struct upload_record {
+  incident_id incident = 0;  // 0 for a fault
+  rescue::v1::PlatformRecord record;
+};
 
 }  // namespace fx
 
-using effect = std::variant<fx::offer_job, fx::withdraw_job, fx::notify_fire, fx::arm_deadline,
-                            fx::cancel_deadline, fx::ack_terminal, fx::publish_incident>;
+using effect =
+    std::variant<fx::offer_job, fx::withdraw_job, fx::notify_fire, fx::arm_deadline,
+                 fx::cancel_deadline, fx::ack_terminal, fx::publish_incident, fx::upload_record>;
 
 // Why a command was refused. A refused command changes nothing and emits nothing.
 enum class refusal {

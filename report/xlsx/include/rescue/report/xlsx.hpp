@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "rescue/report.pb.h"
 #include "rescue/report/render.hpp"
@@ -17,5 +18,8 @@ namespace rescue::report {
 // otherwise a readable reason.
 std::string write_xlsx(const rescue::v1::Report& report, language lang,
                        const std::filesystem::path& file, std::int64_t created_ms);
+// Any tables (the quarterly table, say), one sheet each, the same way.
+std::string write_xlsx_tables(std::string title, const std::vector<table>& tables,
+                              const std::filesystem::path& file, std::int64_t created_ms);
 
 }  // namespace rescue::report

@@ -29,6 +29,11 @@ class registry {
   // Binds the terminal to its elevator (sets the elevator's terminal_id); an elevator that was
   // added with a terminal_id accepts only that terminal.
   std::optional<std::string> add_terminal(rescue::v1::Terminal terminal);
+  // One status of a problem elevator from a date (add elevators first). Refused: an unknown
+  // elevator, a missing origin or status, a date that is not YYYY-MM-DD, a status dated before
+  // the elevator was found, "supervised" for an elevator found in review, or an origin or
+  // found_on that differs from the elevator's earlier records.
+  std::optional<std::string> add_rectification(rescue::v1::Rectification r);
 
   const rescue::v1::Elevator* elevator(std::string_view id) const;
   const rescue::v1::Elevator* elevator_by_rescue_code(std::string_view rescue_code) const;
@@ -46,6 +51,8 @@ class registry {
   const std::vector<rescue::v1::BuildingOperator>& building_operators() const { return operators_; }
   const std::vector<rescue::v1::CrewMember>& crews() const { return crews_; }
   const std::vector<rescue::v1::Terminal>& terminals() const { return terminals_; }
+  // In the order added.
+  const std::vector<rescue::v1::Rectification>& rectifications() const { return rectifications_; }
 
  private:
   // Transparent hashing lets lookups take a string_view without building a std::string.
@@ -61,6 +68,8 @@ class registry {
   std::vector<rescue::v1::BuildingOperator> operators_;
   std::vector<rescue::v1::CrewMember> crews_;
   std::vector<rescue::v1::Terminal> terminals_;
+  std::vector<rescue::v1::Rectification> rectifications_;
+  index rectification_by_elevator_;  // the elevator's first record
   index elevator_by_id_, elevator_by_rescue_code_, elevator_by_registration_code_,
       elevator_by_terminal_, terminal_by_elevator_, unit_by_id_, operator_by_id_, crew_by_id_,
       terminal_by_id_;
@@ -71,5 +80,6 @@ bool is_registration_code(std::string_view code);  // exactly 20 digits
 bool is_rescue_code(std::string_view code);        // 5 or 6 digits
 bool is_district_code(std::string_view code);      // 6 digits
 bool is_valid_location(double lat, double lon);    // within WGS-84 ranges, not (0, 0)
+bool is_calendar_date(std::string_view date);      // YYYY-MM-DD, a real day of 2000-2200
 
 }  // namespace rescue::storage
