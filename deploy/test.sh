@@ -45,7 +45,7 @@ export ASAN_OPTIONS="detect_leaks=1:strict_init_order=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export TSAN_OPTIONS="second_deadlock_stack=1:history_size=4"
 
-asan_tests=(protocol_test dispatcher_core_test dispatcher_edge_test geo_test storage_registry_test journal_test crew_test
+asan_tests=(protocol_test dispatcher_core_test dispatcher_edge_test geo_test storage_registry_test journal_test report_test crew_test
   http_api_test server_test e2e_test)
 phase "build-asan/: configure and build ${asan_tests[*]} and the fuzzers"
 # RESCUE_FUZZ builds every target with ASan + UBSan and coverage instrumentation, so the test

@@ -3,7 +3,9 @@
 // each acknowledged record once; the exported file holds the same records, byte for byte.
 #include <catch2/catch.hpp>
 
+#include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <set>
@@ -11,6 +13,7 @@
 
 #include "harness.hpp"
 #include "rescue/protocol/json.hpp"
+#include "rescue/report.pb.h"
 #include "rescue/upload.pb.h"
 
 namespace rescue::e2e {
@@ -139,6 +142,57 @@ TEST_CASE("ended incidents and faults reach the platform once each, through fail
     INFO(key);
     CHECK(exported.contains(body));
   }
+}
+
+}  // namespace
+}  // namespace rescue::e2e
+
+namespace rescue::e2e {
+namespace {
+
+TEST_CASE("GET /api/v1/reports answers the period's report in every format and refuses a bad query",
+          "[e2e][upload]") {
+  e2e_world world;
+  const std::uint64_t id = world.call_injured("10002");  // an entrapment of this month
+  REQUIRE(world
+              .post("/api/v1/incidents/" + std::to_string(id) + "/cancel",
+                    R"({"reason":"CANCEL_FALSE_ALARM"})")
+              .status == 200);
+  const std::int64_t now = wall_ms() + 8 * 3'600'000;  // this month in UTC+8
+  const std::time_t secs = static_cast<std::time_t>(now / 1000);
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  char month[16];
+  std::snprintf(month, sizeof month, "%04d-%02d", tm.tm_year + 1900, tm.tm_mon + 1);
+
+  const auto json = world.get(std::string("/api/v1/reports?period=") + month);
+  INFO(json.body);
+  REQUIRE(json.status == 200);
+  v1::Report report;
+  REQUIRE(protocol::from_json(json.body, report).empty());
+  CHECK(report.period().label() == month);
+  CHECK(report.totals().incidents() == 1);
+  CHECK(report.totals().false_alarms() == 1);
+  CHECK(report.totals().entrapments() == 0);
+  CHECK(report.totals().elevators() == 4);
+  // Fire was called (injured), but a false alarm is no entrapment: no figure counts it.
+  CHECK(report.fire_escalations_size() == 0);
+
+  const auto csv =
+      world.get(std::string("/api/v1/reports?period=") + month + "&format=csv&lang=en");
+  REQUIRE(csv.status == 200);
+  CHECK(csv.body.rfind("\xEF\xBB\xBF", 0) == 0);
+  CHECK(csv.body.find("\r\nFalse alarms,1\r\n") != std::string::npos);
+  const auto xlsx = world.get(std::string("/api/v1/reports?period=") + month + "&format=xlsx");
+  REQUIRE(xlsx.status == 200);
+  CHECK(xlsx.body.rfind("PK", 0) == 0);
+
+  for (const char* bad : {"", "?period=2026-13", "?period=2026-11&format=pdf",
+                          "?period=2026-11&lang=fr", "?from=2026-11-05&to=2026-11-01"}) {
+    INFO(bad);
+    CHECK(world.get(std::string("/api/v1/reports") + bad).status == 400);
+  }
+  CHECK(http_call(world.http_port(), method::get, "/api/v1/reports?period=2026-11").status == 401);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@ import { el, district } from './format.js';
 
 const $ = (sel) => document.querySelector(sel);
 let api = null;
+let role = null;
 let report = null;
 const charts = {};
 
@@ -32,7 +33,8 @@ function start(session) {
   api.onUnauthorized = () => showSignIn(t('signin.refused'));
   $('#signin').hidden = true;
   $('#app').hidden = false;
-  $('#who').textContent = t(`role.${session.role}`);
+  role = session.role;
+  $('#who').textContent = t(`role.${role}`);
   const fromUrl = new URLSearchParams(location.search).get('period');
   $('#period').value = fromUrl || lastMonth();
   load();
@@ -194,6 +196,7 @@ $('#download-xlsx').onclick = () => download('xlsx');
 $('#download-csv').onclick = () => download('csv');
 $('#lang').onclick = () => toggleLanguage();
 onLanguageChange(() => {
+  if (role) $('#who').textContent = t(`role.${role}`);
   if (report) render();
 });
 window.addEventListener('resize', () => Object.values(charts).forEach((c) => c.resize()));
