@@ -434,6 +434,10 @@ class file_import {
     row_failed_ = true;
   }
   bool row_failed() const { return row_failed_; }
+  // Line breaks in the file: at least the number of rows, for reserving room.
+  std::size_t line_breaks() const {
+    return static_cast<std::size_t>(std::count(text_.begin(), text_.end(), '\n'));
+  }
 
   // A refusal from the registry: "field: message".
   void refused(const std::string& reason) {
@@ -573,6 +577,7 @@ void import_operators(const std::filesystem::path& dir, registry_import& out) {
 void import_elevators(const std::filesystem::path& dir, registry_import& out) {
   file_import f("elevators.csv", elevator_columns, out.errors);
   if (!f.open(dir, false)) return;
+  out.registry.reserve_elevators(f.line_breaks());
   while (f.next_row()) {
     v1::Elevator e;
     e.set_id(std::string(f.get(e_id)));
@@ -630,6 +635,7 @@ void import_crews(const std::filesystem::path& dir, registry_import& out) {
 void import_terminals(const std::filesystem::path& dir, registry_import& out) {
   file_import f("terminals.csv", terminal_columns, out.errors);
   if (!f.open(dir, true)) return;
+  out.registry.reserve_terminals(f.line_breaks());
   while (f.next_row()) {
     v1::Terminal t;
     t.set_id(std::string(f.get(t_id)));

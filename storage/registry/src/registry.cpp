@@ -229,6 +229,20 @@ std::optional<std::string> registry::add_rectification(v1::Rectification r) {
   return std::nullopt;
 }
 
+void registry::reserve_elevators(std::size_t more) {
+  const std::size_t n = elevators_.size() + more;
+  elevators_.reserve(n);
+  for (index* i : {&elevator_by_id_, &elevator_by_rescue_code_, &elevator_by_registration_code_})
+    i->reserve(n);
+}
+
+void registry::reserve_terminals(std::size_t more) {
+  const std::size_t n = terminals_.size() + more;
+  terminals_.reserve(n);
+  for (index* i : {&terminal_by_id_, &elevator_by_terminal_, &terminal_by_elevator_})
+    i->reserve(n);
+}
+
 const v1::Elevator* registry::elevator(std::string_view id) const {
   auto* at = find(elevator_by_id_, id);
   return at ? &elevators_[*at] : nullptr;

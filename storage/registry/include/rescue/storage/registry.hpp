@@ -35,6 +35,11 @@ class registry {
   // found_on that differs from the elevator's earlier records.
   std::optional<std::string> add_rectification(rescue::v1::Rectification r);
 
+  // Room for this many more elevators or terminals in the lists and their indexes, so that a
+  // city's import does not grow them step by step.
+  void reserve_elevators(std::size_t more);
+  void reserve_terminals(std::size_t more);
+
   const rescue::v1::Elevator* elevator(std::string_view id) const;
   const rescue::v1::Elevator* elevator_by_rescue_code(std::string_view rescue_code) const;
   // Matches the 20-digit registration code, or the use-registration certificate number for
