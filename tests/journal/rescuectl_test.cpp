@@ -8,10 +8,10 @@
 #include <sstream>
 
 #include "journal_test_util.hpp"
-#include "run_command.hpp"
 #include "rescue/protocol/json.hpp"
 #include "rescue/storage/signing.hpp"
 #include "rescue/storage/sqlite_journal.hpp"
+#include "run_command.hpp"
 
 using namespace rescue;
 using namespace rescue::storage;

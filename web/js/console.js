@@ -2,6 +2,7 @@
 // and journal check to the API and the live feed.
 import { t, translatePage, toggleLanguage, onLanguageChange } from './i18n.js';
 import { Api, loadSession, clearSession, checkToken } from './api.js';
+import { showSignIn } from './signin.js';
 import { LiveFeed } from './live.js';
 import { Board } from './board.js';
 import { MapPanel } from './map.js';
@@ -23,13 +24,6 @@ function message(text, isError = false) {
   box.prepend(line);
   while (box.children.length > 5) box.lastChild.remove();
   setTimeout(() => line.remove(), isError ? 15000 : 6000);
-}
-
-function showSignIn(error) {
-  $('#app').hidden = true;
-  $('#signin').hidden = false;
-  $('#signin-error').textContent = error || '';
-  $('#signin-token').focus();
 }
 
 // The server says whose token it is and what it may do: 401 means refused. The console only

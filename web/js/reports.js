@@ -3,6 +3,7 @@
 // Excel and CSV files to download. The figures are the server's report, never recomputed here.
 
 import { Api, loadSession, checkToken } from './api.js';
+import { showSignIn } from './signin.js';
 import { t, translatePage, toggleLanguage, onLanguageChange, language } from './i18n.js';
 import { el, district } from './format.js';
 
@@ -11,13 +12,6 @@ let api = null;
 let role = null;
 let report = null;
 const charts = {};
-
-function showSignIn(error) {
-  $('#app').hidden = true;
-  $('#signin').hidden = false;
-  $('#signin-error').textContent = error || '';
-  $('#signin-token').focus();
-}
 
 async function signIn(token) {
   const { session, refused } = await checkToken(token);
