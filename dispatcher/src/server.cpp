@@ -308,14 +308,18 @@ server::server(server_config config)
                report.events, report.open_incidents, report.deadlines_rearmed,
                report.deadlines_overdue);
   inbox_after_ = report.last_inbox_entry;
-  // This start dropped every terminal link the journal holds as up: they are recorded lost
-  // before the terminal port opens, so a terminal that never comes back is not counted online.
-  service_->async_submit(core::cmd::terminal_links_lost{"server restarted"}, [](core::outcome out) {
-    if (!out.ok())
-      spdlog::warn("lost terminal links not recorded: {}", out.reason);
-    else if (!out.events.empty())
-      spdlog::info("{} terminal links recorded lost at the restart", out.events.size());
-  });
+  // This start dropped every terminal link the journal holds as up (only the store's owner opens
+  // the terminal port): they are recorded lost before the port opens, so a terminal that never
+  // comes back is not counted online. Not on a sharded city, where terminals connect to any
+  // instance and an owner taking a shard over drops none of them.
+  if (!shards_)
+    service_->async_submit(
+        core::cmd::terminal_links_lost{"server restarted"}, [](core::outcome out) {
+          if (!out.ok())
+            spdlog::warn("lost terminal links not recorded: {}", out.reason);
+          else if (!out.events.empty())
+            spdlog::info("{} terminal links recorded lost at the restart", out.events.size());
+        });
   if (link_) link_->catch_up();
 
   outbox_config oc;
