@@ -589,9 +589,12 @@ v1::Report builder::impl::finish() {
       if (n >= warning_per_month) warned.insert(el);
   for (const auto& [el, n] : in_year)
     if (n >= warning_per_year) warned.insert(el);
-  std::map<std::string, std::string> unit_of_incident_elevator;
-  for (const auto& [id, s] : incidents)
-    unit_of_incident_elevator[s.elevator_id] = s.unit;
+  // An elevator gone from the registry: the unit of its latest incident's snapshot.
+  std::map<std::string, std::pair<std::uint64_t, std::string>> unit_of_incident_elevator;
+  for (const auto& [id, s] : incidents) {
+    auto& latest = unit_of_incident_elevator[s.elevator_id];
+    if (id >= latest.first) latest = {id, s.unit};
+  }
   for (const auto& el : warned) {
     auto* row = r.add_warnings();
     row->set_elevator_id(el);
@@ -603,7 +606,7 @@ v1::Report builder::impl::finish() {
       row->set_district_code(reg->district_code());
       row->set_maintenance_unit_id(reg->maintenance_unit_id());
     } else {
-      row->set_maintenance_unit_id(unit_of_incident_elevator[el]);
+      row->set_maintenance_unit_id(unit_of_incident_elevator[el].second);
     }
     row->set_maintenance_unit_name(unit_name(row->maintenance_unit_id()));
     for (const auto& [m, n] : by_month[el]) {
