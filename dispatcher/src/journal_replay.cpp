@@ -1,5 +1,7 @@
 #include "rescue/dispatcher/journal_replay.hpp"
 
+#include <algorithm>
+#include <iterator>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -39,6 +41,26 @@ bool journal_follower::still_matches(storage::journal& journal) {
 core::replayed journal_follower::finish(storage::journal& journal) && {
   follow(journal);
   return std::move(replay_).take();
+}
+
+std::string read_events(const std::vector<storage::journal*>& journals,
+                        std::vector<rescue::v1::Event>& out) {
+  for (storage::journal* j : journals) {
+    const auto middle = static_cast<std::ptrdiff_t>(out.size());
+    std::uint64_t bad_seq = 0;
+    const auto ec = j->scan(1, UINT64_MAX, [&](const storage::journal_record& r) {
+      out.emplace_back();
+      if (r.parse(out.back())) return true;
+      out.pop_back();
+      bad_seq = r.seq;
+      return false;
+    });
+    if (ec) return "cannot read the journal: " + ec.message();
+    if (bad_seq) return "seq " + std::to_string(bad_seq) + ": payload is not a valid Event";
+    std::inplace_merge(out.begin(), out.begin() + middle, out.end(),
+                       [](const auto& a, const auto& b) { return a.at_ms() < b.at_ms(); });
+  }
+  return {};
 }
 
 }  // namespace rescue::dispatcher

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "rescue/dispatcher/journal_replay.hpp"
 #include "rescue/dispatcher/offload.hpp"
 #include "rescue/protocol/json.hpp"
 #include "rescue/report/render.hpp"
@@ -67,6 +68,11 @@ asio::awaitable<http_response> report_routes::report(request_context ctx) {
   const std::filesystem::path scratch =
       scratch_ / (".report-" + std::to_string(::getpid()) + ".xlsx");
   rendered out = co_await offload(pool_, [&]() -> rendered {
+    // The next report may start once this one is rendered, whichever way it ends.
+    struct release {
+      std::atomic<bool>& busy;
+      ~release() { busy = false; }
+    } done{busy_};
     rendered r;
     try {
       std::vector<std::unique_ptr<storage::journal>> others;
@@ -74,27 +80,8 @@ asio::awaitable<http_response> report_routes::report(request_context ctx) {
       std::vector<storage::journal*> journals{&own};
       for (auto& j : others)
         journals.push_back(j.get());
-      // Every journal's events, merged by time as rescuectl does.
       std::vector<rescue::v1::Event> events;
-      for (storage::journal* j : journals) {
-        std::vector<rescue::v1::Event> one;
-        bool bad = false;
-        const auto ec = j->scan(1, UINT64_MAX, [&](const storage::journal_record& rec) {
-          one.emplace_back();
-          bad = !rec.parse(one.back());
-          return !bad;
-        });
-        if (ec || bad) {
-          r.error = ec ? ec.message() : "a journal record is not a valid event";
-          busy_ = false;
-          return r;
-        }
-        const auto middle = static_cast<std::ptrdiff_t>(events.size());
-        events.insert(events.end(), std::make_move_iterator(one.begin()),
-                      std::make_move_iterator(one.end()));
-        std::inplace_merge(events.begin(), events.begin() + middle, events.end(),
-                           [](const auto& a, const auto& b) { return a.at_ms() < b.at_ms(); });
-      }
+      if (r.error = read_events(journals, events); !r.error.empty()) return r;
       report::builder b(registry, *period);
       std::int64_t last_ms = 0;
       for (const auto& e : events) {
@@ -122,7 +109,6 @@ asio::awaitable<http_response> report_routes::report(request_context ctx) {
     } catch (const std::exception& e) {
       r.error = e.what();
     }
-    busy_ = false;
     return r;
   });
   if (!out.error.empty())

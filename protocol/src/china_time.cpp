@@ -38,11 +38,14 @@ civil_date civil_from_days(std::int64_t z) {
   return {y, m, d};
 }
 
-std::string china_time(std::int64_t unix_ms, bool with_millis) {
+china_moment china_moment_of(std::int64_t unix_ms) {
   const std::int64_t local = unix_ms + offset_ms;
   const std::int64_t days = floor_div(local, day_ms);
-  const std::int64_t in_day = local - days * day_ms;
-  const civil_date c = civil_from_days(days);
+  return {civil_from_days(days), local - days * day_ms};
+}
+
+std::string china_time(std::int64_t unix_ms, bool with_millis) {
+  const auto [c, in_day] = china_moment_of(unix_ms);
   const int secs = static_cast<int>(in_day / 1000);
   char buf[48];
   if (with_millis)

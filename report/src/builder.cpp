@@ -36,7 +36,6 @@ struct incident_summary {
   v1::Cause cause;
   std::set<int> fire_reasons;
   std::map<std::string, std::string> offered_unit;  // crew -> unit of its offer
-  std::uint32_t offers = 0;
   std::map<std::string, std::uint32_t> declines_by_unit, expiries_by_unit, offers_by_unit;
 
   std::int64_t target_ms() const { return alarm_ms + std::int64_t{target_minutes} * 60'000; }

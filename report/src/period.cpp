@@ -11,13 +11,8 @@ namespace {
 
 constexpr std::int64_t day_ms = 86'400'000;
 
-using protocol::civil_from_days;
 using protocol::days_from_civil;
 using civil = protocol::civil_date;
-
-std::int64_t floor_div(std::int64_t a, std::int64_t b) {
-  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
-}
 
 bool parse_uint(std::string_view s, unsigned& out) {
   if (s.empty()) return false;
@@ -118,30 +113,19 @@ std::optional<period> period_of(std::string_view text, std::string_view from, st
   return std::nullopt;
 }
 
-period month_of(std::int64_t ms) {
-  const civil c = civil_from_days(floor_div(ms + china_offset_ms, day_ms));
-  period p;
-  p.from_ms = china_midnight_ms(c.year, c.month, 1);
-  p.to_ms = c.month == 12 ? china_midnight_ms(c.year + 1, 1, 1)
-                          : china_midnight_ms(c.year, c.month + 1, 1);
-  p.label = china_month(ms);
-  return p;
-}
-
 std::string china_time(std::int64_t ms) {
   return protocol::china_time(ms);
 }
 
 std::string china_month(std::int64_t ms) {
-  const civil c = civil_from_days(floor_div(ms + china_offset_ms, day_ms));
+  const civil c = protocol::china_moment_of(ms).date;
   char buf[16];
   std::snprintf(buf, sizeof buf, "%04d-%02u", c.year, c.month);
   return buf;
 }
 
 int china_hour(std::int64_t ms) {
-  const std::int64_t local = ms + china_offset_ms;
-  return static_cast<int>((local - floor_div(local, day_ms) * day_ms) / 3'600'000);
+  return static_cast<int>(protocol::china_moment_of(ms).ms_of_day / 3'600'000);
 }
 
 }  // namespace rescue::report

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "rescue/dispatcher/journal_replay.hpp"
 #include "rescue/report/quarterly.hpp"
 #include "rescue/report/render.hpp"
 #include "rescue/report/report.hpp"
@@ -53,36 +54,6 @@ std::optional<storage::registry> load_registry(const std::string& dir) {
   return std::move(imported.registry);
 }
 
-// Every event of one journal, in journal order.
-bool read_events(const std::string& location, std::vector<rescue::v1::Event>& out) {
-  std::error_code ec;
-  auto j = storage::open_journal_for_audit(location, ec);
-  if (!j) {
-    std::cerr << "rescuectl: cannot open journal " << location << ": " << ec.message() << "\n";
-    return false;
-  }
-  std::uint64_t bad_seq = 0;
-  ec = j->scan(1, UINT64_MAX, [&](const storage::journal_record& r) {
-    rescue::v1::Event e;
-    if (!r.parse(e)) {
-      bad_seq = r.seq;
-      return false;
-    }
-    out.push_back(std::move(e));
-    return true;
-  });
-  if (ec) {
-    std::cerr << "rescuectl: cannot read journal " << location << ": " << ec.message() << "\n";
-    return false;
-  }
-  if (bad_seq) {
-    std::cerr << "rescuectl: " << location << " seq " << bad_seq
-              << ": payload is not a valid Event\n";
-    return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 int run_report(const report_request& request) {
@@ -108,15 +79,22 @@ int run_report(const report_request& request) {
   if (!registry) return exit_unusable;
 
   // A sharded city's journals, merged by event time (each shard's own order kept).
-  std::vector<rescue::v1::Event> events;
+  std::vector<std::unique_ptr<storage::journal>> journals;
+  std::vector<storage::journal*> readers;
   for (const auto& location : request.journals) {
-    std::vector<rescue::v1::Event> shard;
-    if (!read_events(location, shard)) return exit_unusable;
-    const auto middle = static_cast<std::ptrdiff_t>(events.size());
-    events.insert(events.end(), std::make_move_iterator(shard.begin()),
-                  std::make_move_iterator(shard.end()));
-    std::inplace_merge(events.begin(), events.begin() + middle, events.end(),
-                       [](const auto& a, const auto& b) { return a.at_ms() < b.at_ms(); });
+    std::error_code ec;
+    auto j = storage::open_journal_for_audit(location, ec);
+    if (!j) {
+      std::cerr << "rescuectl: cannot open journal " << location << ": " << ec.message() << "\n";
+      return exit_unusable;
+    }
+    readers.push_back(j.get());
+    journals.push_back(std::move(j));
+  }
+  std::vector<rescue::v1::Event> events;
+  if (const std::string failure = dispatcher::read_events(readers, events); !failure.empty()) {
+    std::cerr << "rescuectl: " << failure << "\n";
+    return exit_unusable;
   }
 
   report::builder builder(*registry, *period);

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "rescue/core/replayer.hpp"
 #include "rescue/storage/journal.hpp"
@@ -14,6 +15,12 @@ namespace rescue::dispatcher {
 // cannot be folded, or when the journal cannot be read: the server does not come up on a journal
 // it cannot fold.
 core::replayed replay_journal(storage::journal& journal);
+
+// Every event of these journals (a city's shards), each in its own order and merged by event
+// time: what the reports read. Appends to `out`; returns an empty string, or why a journal could
+// not be read (the record it could not parse named).
+std::string read_events(const std::vector<storage::journal*>& journals,
+                        std::vector<rescue::v1::Event>& out);
 
 // A replay kept up to date while another instance writes the journal: a standby folds what the
 // owner appends, so that taking over replays only the records since its last look. Not

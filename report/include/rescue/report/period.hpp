@@ -29,9 +29,6 @@ std::optional<period> period_between(std::string_view from, std::string_view to,
 std::optional<period> period_of(std::string_view text, std::string_view from, std::string_view to,
                                 std::string& error);
 
-// The period that holds `ms`: its calendar month.
-period month_of(std::int64_t ms);
-
 // "2026-11-01T08:30:00+08:00"
 std::string china_time(std::int64_t ms);
 // "2026-11"
